@@ -1,0 +1,97 @@
+"""The gateway's event vocabulary, its ids, and the one encoding of an event on the wire."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from app.payload import dumps_bounded
+
+
+class EventName(StrEnum):
+    RUN_START = "run.start"
+    NODE_START = "node.start"
+    NODE_END = "node.end"
+    NODE_ERROR = "node.error"
+    TOKEN = "token"
+    LLM_END = "llm.end"
+    TOOL_START = "tool.start"
+    TOOL_END = "tool.end"
+    CUSTOM = "custom"
+    STREAM_GAP = "stream.gap"
+    RUN_ERROR = "run.error"
+    RUN_END = "run.end"
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.CANCELLED)
+
+
+EVENT_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_EVENT_ID_RE = re.compile(r"([A-Za-z0-9_-]{1,100})\.([0-9]{1,18})")
+
+
+class InvalidEventId(ValueError):
+    pass
+
+
+def event_id(run_id: str, seq: int) -> str:
+    return f"{run_id}.{seq}"
+
+
+def parse_event_id(value: str) -> tuple[str, int]:
+    """`<run_id>.<seq>` → (run_id, seq)."""
+    match = _EVENT_ID_RE.fullmatch(value.strip())
+    if match is None:
+        raise InvalidEventId(f"malformed event id {value[:140]!r}: expected '<run_id>.<seq>'")
+    return match[1], int(match[2])
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event of a run's log, kept as the exact bytes every reader sends."""
+
+    seq: int
+    name: str
+    frame: bytes
+
+
+def encode_event(
+    run_id: str, seq: int, name: str, fields: dict[str, Any], ts_ms: int, max_payload_bytes: int
+) -> Event:
+    # Graph-supplied strings only ever travel inside the JSON; the name is ours or LangChain's
+    # fixed vocabulary, and the id is built from our own run id and a number.
+    if not EVENT_NAME_RE.fullmatch(name):
+        raise ValueError(f"event name {name!r} is not SSE-safe")
+    data = dumps_bounded({"run_id": run_id, "seq": seq, "ts": ts_ms, **fields}, max_payload_bytes)
+    frame = b"event: %s\nid: %s.%d\ndata: %s\n\n" % (name.encode(), run_id.encode(), seq, data)
+    return Event(seq, name, frame)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def gap_event_factory(max_payload_bytes: int) -> Callable[[str, int, int], Event]:
+    """stream.gap stands in for the events a reader missed: it takes the id of the last one
+    dropped, so resuming after it continues at the first event kept."""
+
+    def gap_event(run_id: str, after: int, first_kept: int) -> Event:
+        fields = {"missed": first_kept - 1 - after, "resumed_at": first_kept}
+        return encode_event(
+            run_id, first_kept - 1, EventName.STREAM_GAP, fields, now_ms(), max_payload_bytes
+        )
+
+    return gap_event

@@ -1,0 +1,210 @@
+"""The built-in demo graph: offline, deterministic, and paced so progress is visible.
+
+START → plan → (research_web ∥ research_docs) → merge ─┬→ lookup → write → END
+                                                       └──────────→ write
+Input fields (all optional; query-string values arrive as strings and are coerced):
+
+| field       | default            | meaning                                        |
+|-------------|--------------------|------------------------------------------------|
+| topic       | "server-sent events" | what the answer is about                     |
+| delay       | 0.4                | seconds each node takes                        |
+| tokens      | 40                 | how many tokens the model streams              |
+| token_delay | 0.04               | seconds between tokens                         |
+| use_tool    | true               | route through the `lookup` tool node           |
+| fail        | ""                 | name of a node that raises, to show errors     |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, adispatch_custom_event
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.tools import tool
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+
+TEXT = (
+    "Server-sent events keep one HTTP response open and push named, numbered events down it. "
+    "A browser's EventSource reconnects by itself and sends Last-Event-ID, so a gateway that "
+    "keeps each run as a log can resume exactly where the reader left off, with heartbeats "
+    "holding idle proxies open and a final run.end telling the client to stop."
+)
+WORDS = TEXT.split()
+
+
+class DemoInput(TypedDict, total=False):
+    topic: str
+    delay: float | str
+    tokens: int | str
+    token_delay: float | str
+    use_tool: bool | str
+    fail: str
+
+
+class DemoState(DemoInput, total=False):
+    notes: Annotated[list[str], operator.add]
+    facts: str
+    answer: str
+
+
+class DemoFailure(RuntimeError):
+    """Raised by the node named in the input's `fail` field."""
+
+
+def _number(value: Any, default: float) -> float:
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return default
+
+
+def _flag(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() not in {"0", "false", "no", "off", ""}
+    return bool(value)
+
+
+def _delay(state: DemoState) -> float:
+    return _number(state.get("delay"), 0.4)
+
+
+def _maybe_fail(state: DemoState, node: str) -> None:
+    if state.get("fail") == node:
+        raise DemoFailure(f"node {node!r} failed on purpose (input fail={node!r})")
+
+
+class DemoChatModel(BaseChatModel):
+    """A fake chat model that streams a fixed text word by word, with a pause per token."""
+
+    tokens: int = 40
+    token_delay: float = 0.04
+
+    @property
+    def _llm_type(self) -> str:
+        return "demo-chat"
+
+    def _text(self, messages: list[BaseMessage]) -> list[str]:
+        prompt = str(messages[-1].content) if messages else ""
+        words = [f"On {prompt}:"] + [WORDS[i % len(WORDS)] for i in range(max(self.tokens - 1, 0))]
+        return [w if i == 0 else f" {w}" for i, w in enumerate(words[: self.tokens])]
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
+        text = "".join(self._text(messages))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        pieces = self._text(messages)
+        for i, piece in enumerate(pieces):
+            if self.token_delay:
+                await asyncio.sleep(self.token_delay)
+            last = i == len(pieces) - 1
+            chunk = AIMessageChunk(
+                content=piece,
+                usage_metadata={
+                    "input_tokens": 8,
+                    "output_tokens": len(pieces),
+                    "total_tokens": 8 + len(pieces),
+                }
+                if last
+                else None,
+                chunk_position="last" if last else None,
+            )
+            if run_manager:
+                await run_manager.on_llm_new_token(piece, chunk=ChatGenerationChunk(message=chunk))
+            yield ChatGenerationChunk(message=chunk)
+
+
+@tool
+def lookup(topic: str) -> str:
+    """Look a topic up in the (offline) reference shelf."""
+    return f"{topic}: text/event-stream, id/event/data fields, retry, Last-Event-ID on reconnect"
+
+
+async def plan(state: DemoState) -> dict[str, Any]:
+    await adispatch_custom_event("progress", {"step": "planning", "percent": 0})
+    await asyncio.sleep(_delay(state))
+    _maybe_fail(state, "plan")
+    await adispatch_custom_event("progress", {"step": "planning", "percent": 100})
+    return {"notes": [f"plan: explain {state.get('topic') or 'server-sent events'}"]}
+
+
+async def _research(state: DemoState, source: str) -> dict[str, Any]:
+    write = get_stream_writer()
+    steps = 4
+    for i in range(steps):
+        await asyncio.sleep(_delay(state) / steps * 2)
+        write({"source": source, "percent": round(100 * (i + 1) / steps)})
+    _maybe_fail(state, f"research_{source}")
+    return {"notes": [f"{source}: found {3 + len(source)} sources"]}
+
+
+async def research_web(state: DemoState) -> dict[str, Any]:
+    return await _research(state, "web")
+
+
+async def research_docs(state: DemoState) -> dict[str, Any]:
+    return await _research(state, "docs")
+
+
+async def merge(state: DemoState) -> dict[str, Any]:
+    await asyncio.sleep(_delay(state) / 2)
+    _maybe_fail(state, "merge")
+    return {"notes": [f"merged {len(state.get('notes', []))} notes"]}
+
+
+def route_after_merge(state: DemoState) -> str:
+    return "lookup" if _flag(state.get("use_tool"), True) else "write"
+
+
+async def lookup_node(state: DemoState) -> dict[str, Any]:
+    await asyncio.sleep(_delay(state) / 2)
+    _maybe_fail(state, "lookup")
+    facts = await lookup.ainvoke({"topic": state.get("topic") or "server-sent events"})
+    return {"facts": facts}
+
+
+async def write(state: DemoState) -> dict[str, Any]:
+    _maybe_fail(state, "write")
+    model = DemoChatModel(
+        tokens=int(_number(state.get("tokens"), 40)),
+        token_delay=_number(state.get("token_delay"), 0.04),
+    )
+    reply = await model.ainvoke([HumanMessage(content=state.get("topic") or "server-sent events")])
+    return {"answer": str(reply.content)}
+
+
+def build_demo_graph() -> StateGraph:
+    builder = StateGraph(DemoState, input_schema=DemoInput)
+    builder.add_node("plan", plan)
+    builder.add_node("research_web", research_web)
+    builder.add_node("research_docs", research_docs)
+    builder.add_node("merge", merge)
+    builder.add_node("lookup", lookup_node)
+    builder.add_node("write", write)
+    builder.add_edge(START, "plan")
+    builder.add_edge("plan", "research_web")
+    builder.add_edge("plan", "research_docs")
+    builder.add_edge(["research_web", "research_docs"], "merge")
+    builder.add_conditional_edges("merge", route_after_merge, ["lookup", "write"])
+    builder.add_edge("lookup", "write")
+    builder.add_edge("write", END)
+    return builder
+
+
+graph = build_demo_graph().compile(name="demo")

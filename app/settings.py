@@ -1,0 +1,33 @@
+"""The gateway's one configuration class; read from the environment only when built."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_GRAPH = "app.graphs.demo:graph"
+
+
+class DisconnectPolicy(StrEnum):
+    CONTINUE = "continue"
+    CANCEL = "cancel"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    graph: str = Field(DEMO_GRAPH, description="package.module:attr of the graph to serve")
+    heartbeat_seconds: float = Field(15, gt=0)
+    retry_ms: int = Field(2000, ge=0)
+    on_disconnect: DisconnectPolicy = DisconnectPolicy.CONTINUE
+    disconnect_grace_seconds: float = Field(5, ge=0)
+    max_events_per_run: int = Field(10_000, ge=1)
+    run_ttl_seconds: float = Field(600, ge=0)
+    max_runs: int = Field(1000, ge=1)
+    max_payload_bytes: int = Field(65_536, ge=1024)
+    max_request_bytes: int = Field(1_048_576, ge=1024)
+    send_timeout_seconds: float = Field(30, gt=0)
+    shutdown_grace_seconds: float = Field(2, ge=0)
+    store_url: str = "memory://"

@@ -1,0 +1,80 @@
+"""Frames a reader of a run's log as an SSE response; owns nothing but the bytes on the wire."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+
+import anyio
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from app.events import Event, EventName
+from app.settings import Settings
+
+SEP = "\n"
+
+
+def retry_frame(retry_ms: int) -> bytes:
+    # Sent first and at once, so a client knows it is connected before the graph produces
+    # anything, and proxies flush their buffers.
+    return b": connected\nretry: %d\n\n" % retry_ms
+
+
+def heartbeat() -> ServerSentEvent:
+    return ServerSentEvent(comment="heartbeat", sep=SEP)
+
+
+async def frames(
+    batches: AsyncIterator[Sequence[Event]],
+    *,
+    retry_ms: int,
+    names: Collection[str] | None = None,
+) -> AsyncIterator[bytes]:
+    """One chunk per batch the store hands over: many events in one write when catching up."""
+    yield retry_frame(retry_ms)
+    async for batch in batches:
+        kept = [
+            e.frame
+            for e in batch
+            if names is None or e.name in names or e.name == EventName.RUN_END
+        ]
+        if kept:
+            yield b"".join(kept)
+
+
+async def _until_shutdown(
+    chunks: AsyncIterator[bytes], shutdown: anyio.Event, on_shutdown: Callable[[], Awaitable[None]]
+) -> AsyncIterator[bytes]:
+    """Follow the stream; once the server is stopping, ask for the runs to be cancelled and
+    pass on what they still write (their run.end) within the grace period."""
+
+    async def watch() -> None:
+        await shutdown.wait()
+        await on_shutdown()
+
+    # A plain task rather than a task group: a cancel scope must not span a generator's yields.
+    watcher = asyncio.create_task(watch())
+    try:
+        async for chunk in chunks:
+            yield chunk
+    finally:
+        watcher.cancel()
+
+
+def event_stream_response(
+    chunks: AsyncIterator[bytes],
+    settings: Settings,
+    on_shutdown: Callable[[], Awaitable[None]],
+) -> EventSourceResponse:
+    shutdown = anyio.Event()
+    return EventSourceResponse(
+        _until_shutdown(chunks, shutdown, on_shutdown),
+        ping=settings.heartbeat_seconds,
+        ping_message_factory=heartbeat,
+        sep=SEP,
+        send_timeout=settings.send_timeout_seconds,
+        shutdown_event=shutdown,
+        shutdown_grace_period=settings.shutdown_grace_seconds,
+        headers={"Cache-Control": "no-store"},
+        media_type="text/event-stream; charset=utf-8",
+    )

@@ -1,0 +1,109 @@
+"""The embedded store: each run's events in a bounded deque, readers woken by an asyncio.Event."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from app.events import Event, EventName, RunStatus
+from app.store.base import RunRecord
+
+GapFactory = Callable[[str, int, int], Event]
+READ_BATCH = 256
+
+
+class _RunLog:
+    __slots__ = ("changed", "closed", "events", "last_seq")
+
+    def __init__(self, max_events: int) -> None:
+        self.events: deque[Event] = deque(maxlen=max_events)
+        self.last_seq = 0
+        self.closed = False
+        self.changed: asyncio.Event | None = None
+
+    def wake_readers(self) -> None:
+        if self.changed is not None:
+            self.changed.set()
+            self.changed = None
+
+    async def wait(self) -> None:
+        if self.changed is None:
+            self.changed = asyncio.Event()
+        await self.changed.wait()
+
+    def first_seq(self) -> int:
+        return self.events[0].seq if self.events else self.last_seq + 1
+
+
+class MemoryStore:
+    def __init__(
+        self, *, max_events_per_run: int, run_ttl_seconds: float, gap_event: GapFactory
+    ) -> None:
+        self._max_events = max_events_per_run
+        self._ttl = run_ttl_seconds
+        self._gap_event = gap_event
+        self._runs: dict[str, RunRecord] = {}
+        self._logs: dict[str, _RunLog] = {}
+        self._evictions: dict[str, asyncio.TimerHandle] = {}
+
+    async def create_run(self, record: RunRecord) -> None:
+        self._runs[record.run_id] = record
+        self._logs[record.run_id] = _RunLog(self._max_events)
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        record = self._runs.get(run_id)
+        if record is not None:
+            record.events = self._logs[run_id].last_seq
+        return record
+
+    async def set_status(self, run_id: str, status: RunStatus, ended_at: str | None = None) -> None:
+        record = self._runs.get(run_id)
+        if record is None:
+            return
+        record.status = status
+        record.ended_at = ended_at
+        if status.finished:
+            loop = asyncio.get_running_loop()
+            self._evictions[run_id] = loop.call_later(self._ttl, self._evict, run_id)
+
+    async def append(self, run_id: str, events: Sequence[Event]) -> None:
+        log = self._logs[run_id]
+        log.events.extend(events)
+        log.last_seq = events[-1].seq
+        log.wake_readers()
+
+    async def read(self, run_id: str, after: int) -> AsyncIterator[Sequence[Event]]:
+        log = self._logs.get(run_id)
+        while log is not None and not log.closed:
+            first = log.first_seq()
+            if after < first - 1:
+                yield [self._gap_event(run_id, after, first)]
+                after = first - 1
+            start = after - first + 1
+            if start < len(log.events):
+                batch = list(itertools.islice(log.events, start, start + READ_BATCH))
+                yield batch
+                after = batch[-1].seq
+                if batch[-1].name == EventName.RUN_END:
+                    return
+            else:
+                await log.wait()
+
+    def _evict(self, run_id: str) -> None:
+        self._evictions.pop(run_id, None)
+        self._runs.pop(run_id, None)
+        log = self._logs.pop(run_id, None)
+        if log is not None:
+            log.closed = True
+            log.wake_readers()
+
+    def run_count(self) -> int:
+        return len(self._runs)
+
+    async def close(self) -> None:
+        for handle in self._evictions.values():
+            handle.cancel()
+        for run_id in list(self._logs):
+            self._evict(run_id)
