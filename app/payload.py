@@ -22,6 +22,13 @@ TRUNCATED_PREVIEW_CHARS = 512
 
 
 def _default(obj: Any) -> Any:
+    try:
+        return _jsonable(obj)
+    except Exception:
+        return f"<unserializable {type(obj).__name__}>"
+
+
+def _jsonable(obj: Any) -> Any:
     if isinstance(obj, BaseModel):
         try:
             return obj.model_dump(mode="json")
@@ -61,12 +68,14 @@ def dumps(value: Any) -> bytes:
     """JSON for any value: unknown objects fall back to their string, never an exception."""
     try:
         raw = orjson.dumps(value, default=_default, option=_OPTIONS)
-    except (TypeError, orjson.JSONEncodeError):
-        # Cycles, huge ints, objects whose str() raises: the payload must still go out.
-        try:
+    except orjson.JSONEncodeError:
+        # Cycles and integers beyond 64 bits: keep what does serialize, one level down.
+        if isinstance(value, dict):
+            raw = b"{%s}" % b",".join(
+                orjson.dumps(str(k)) + b":" + dumps(v) for k, v in value.items()
+            )
+        else:
             raw = orjson.dumps({"unserializable": _safe_repr(value)})
-        except orjson.JSONEncodeError:
-            raw = b'{"unserializable":"?"}'
     return _escape_line_breaks(raw)
 
 

@@ -1,0 +1,110 @@
+"""Small graphs the end-to-end tests serve (GATEWAY_GRAPH=sample_graphs:<name>)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from langchain_core.callbacks import adispatch_custom_event
+from langchain_core.tools import tool
+from langgraph.graph import END, START, StateGraph
+from pydantic import BaseModel
+
+HOSTILE = "evil\nnode\r\x00\u2028\u2029\u0085<b>"
+
+
+class State(TypedDict, total=False):
+    topic: str
+    result: Any
+
+
+@tool(HOSTILE.replace("\x00", "").replace("\n", "_"))
+def hostile_tool(topic: str) -> str:
+    """A tool whose name carries characters that must stay inside JSON."""
+    return f"tool saw {topic}\n\u2028done"
+
+
+async def hostile_node(state: State) -> dict[str, Any]:
+    await adispatch_custom_event(HOSTILE, {"text": HOSTILE})
+    await hostile_tool.ainvoke({"topic": HOSTILE})
+    return {"result": HOSTILE}
+
+
+def _hostile() -> StateGraph:
+    builder = StateGraph(State)
+    builder.add_node(HOSTILE, hostile_node)
+    builder.add_edge(START, HOSTILE)
+    builder.add_edge(HOSTILE, END)
+    return builder
+
+
+hostile = _hostile().compile(name="hostile")
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no str for you")
+
+    __repr__ = __str__
+
+
+class Point(BaseModel):
+    x: int
+    y: int
+
+
+@dataclass
+class Box:
+    label: str
+    at: dt.datetime
+
+
+async def odd_outputs(state: State) -> dict[str, Any]:
+    return {
+        "result": {
+            "set": {3, 1, 2},
+            "bytes": b"\xff\x00binary",
+            "when": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+            "error": ValueError("bad value"),
+            "model": Point(x=1, y=2),
+            "box": Box("b", dt.datetime(2026, 1, 1, tzinfo=dt.UTC)),
+            "object": object(),
+            "unprintable": Unprintable(),
+            1: "int key",
+        }
+    }
+
+
+async def huge_output(state: State) -> dict[str, Any]:
+    return {"result": "x" * 300_000}
+
+
+def _single(name: str, node: Any) -> StateGraph:
+    builder = StateGraph(State)
+    builder.add_node(name, node)
+    builder.add_edge(START, name)
+    builder.add_edge(name, END)
+    return builder
+
+
+odd = _single("odd", odd_outputs).compile(name="odd")
+huge = _single("huge", huge_output).compile(name="huge")
+# A StateGraph builder and a factory are served too: the gateway compiles / calls them.
+builder = _single("huge", huge_output)
+
+
+def factory() -> Any:
+    return _single("odd", odd_outputs)
+
+
+async def ticking(state: State) -> dict[str, Any]:
+    for _ in range(1000):
+        await asyncio.sleep(0.01)
+        await adispatch_custom_event("tick", {})
+    return {"result": "done"}
+
+
+ticks = _single("tick", ticking).compile(name="ticks")
+not_a_graph = 42

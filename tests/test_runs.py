@@ -1,0 +1,150 @@
+"""Run lifecycle over HTTP: status, errors, cancel, disconnect policies, limits, shutdown."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+from conftest import Server
+from sse import FAST, read_events, start_run, wait_status
+
+
+def test_run_status_moves_from_running_to_success(client: httpx.Client) -> None:
+    created = client.post("/runs", json={"input": {**FAST, "delay": 0.3}})
+    assert created.status_code == 201
+    body = created.json()
+    assert body["status"] == "pending"
+    assert body["stream_url"] == f"/runs/{body['run_id']}/stream"
+    running = wait_status(client, body["run_id"], "running")
+    assert running["ended_at"] is None and running["created_at"].endswith("Z")
+    done = wait_status(client, body["run_id"], "success")
+    assert done["ended_at"] >= done["created_at"]
+    assert done["events"] == len(read_events(client, body["stream_url"]))
+
+
+@pytest.mark.parametrize("node", ["plan", "research_web", "merge", "write"])
+def test_a_failing_node_ends_the_run_with_errors(client: httpx.Client, node: str) -> None:
+    run_id = start_run(client, fail=node)
+    events = read_events(client, f"/runs/{run_id}/stream")
+    tail = [e.name for e in events[-3:]]
+    assert tail == ["node.error", "run.error", "run.end"]
+    node_error, run_error, end = (e.data for e in events[-3:])
+    assert node_error["node"] == node
+    assert node_error["error"]["type"] == "DemoFailure"
+    assert run_error["error"] == node_error["error"]
+    assert "Traceback" not in run_error["error"]["message"]
+    assert end["status"] == "error" and "output" not in end
+    assert wait_status(client, run_id, "error")["status"] == "error"
+
+
+def test_cancel_ends_the_stream_with_run_end_cancelled(client: httpx.Client) -> None:
+    run_id = start_run(client, delay=2)
+    received: list = []
+
+    def read() -> None:
+        received.extend(read_events(client, f"/runs/{run_id}/stream"))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    wait_status(client, run_id, "running")
+    response = client.post(f"/runs/{run_id}/cancel")
+    assert response.status_code == 202
+    reader.join(10)
+    assert not reader.is_alive()
+    assert received[-1].name == "run.end" and received[-1].data["status"] == "cancelled"
+    assert wait_status(client, run_id, "cancelled")["ended_at"] is not None
+    again = client.post(f"/runs/{run_id}/cancel")
+    assert again.status_code == 202 and again.json()["status"] == "cancelled"
+
+
+def test_cancel_policy_cancels_after_the_grace_period(make_server) -> None:
+    srv: Server = make_server(disconnect_grace_seconds=0.5)
+    with httpx.Client(base_url=srv.url, timeout=10) as c:
+        created = c.post("/runs", json={"input": {"delay": 3}, "on_disconnect": "cancel"})
+        run_id = created.json()["run_id"]
+        read_events(c, f"/runs/{run_id}/stream", limit=2)
+        time.sleep(0.2)
+        assert c.get(f"/runs/{run_id}").json()["status"] == "running"
+        wait_status(c, run_id, "cancelled", timeout=5)
+
+
+def test_cancel_policy_survives_a_quick_reconnect(make_server) -> None:
+    srv: Server = make_server(disconnect_grace_seconds=1)
+    with httpx.Client(base_url=srv.url, timeout=10) as c:
+        created = c.post("/runs", json={"input": {**FAST, "delay": 0.4}, "on_disconnect": "cancel"})
+        run_id = created.json()["run_id"]
+        first = read_events(c, f"/runs/{run_id}/stream", limit=2)
+        rest = read_events(c, f"/runs/{run_id}/stream", headers={"Last-Event-ID": first[-1].id})
+        assert rest[-1].data["status"] == "success"
+
+
+def test_cancel_policy_from_the_environment_and_continue_by_default(make_server) -> None:
+    cancelling: Server = make_server(on_disconnect="cancel", disconnect_grace_seconds=0.3)
+    continuing: Server = make_server(disconnect_grace_seconds=0.3)
+    for srv, expected in ((cancelling, "cancelled"), (continuing, "success")):
+        with httpx.Client(base_url=srv.url, timeout=10) as c:
+            run_id = start_run(c, delay=0.5)
+            read_events(c, f"/runs/{run_id}/stream", limit=1)
+            assert wait_status(c, run_id, "cancelled", "success")["status"] == expected
+
+
+def test_a_stalled_reader_does_not_hold_the_run_back(client: httpx.Client) -> None:
+    run_id = start_run(client, tokens=2000, token_delay=0)
+    with client.stream("GET", f"/runs/{run_id}/stream") as response:
+        assert response.status_code == 200
+        done = wait_status(client, run_id, "success")  # nothing is read meanwhile
+    assert done["events"] > 2000
+
+
+def test_capacity_answers_429_and_changes_nothing(make_server) -> None:
+    srv: Server = make_server(max_runs=1)
+    with httpx.Client(base_url=srv.url, timeout=10) as c:
+        run_id = start_run(c, delay=0.5)
+        refused = c.post("/runs", json={"input": FAST})
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+        assert refused.json()["error"] == "at_capacity"
+        assert c.get("/stream?topic=x").status_code == 429
+        assert wait_status(c, run_id, "success")["status"] == "success"
+        assert c.post("/runs", json={"input": FAST}).status_code == 201
+
+
+def test_finished_runs_expire_after_their_ttl(make_server) -> None:
+    srv: Server = make_server(run_ttl_seconds=0.5)
+    with httpx.Client(base_url=srv.url, timeout=10) as c:
+        run_id = start_run(c)
+        wait_status(c, run_id, "success")
+        deadline = time.monotonic() + 5
+        while c.get(f"/runs/{run_id}").status_code != 404:
+            assert time.monotonic() < deadline, "run was never evicted"
+            time.sleep(0.1)
+        assert c.get(f"/runs/{run_id}/stream").status_code == 404
+
+
+def test_sigterm_cancels_runs_and_ends_open_streams(make_server) -> None:
+    srv: Server = make_server(shutdown_grace_seconds=2)
+    received: list = []
+    with httpx.Client(base_url=srv.url, timeout=15) as c:
+        run_id = start_run(c, delay=5)
+
+        def read() -> None:
+            with contextlib.suppress(httpx.HTTPError):
+                received.extend(read_events(c, f"/runs/{run_id}/stream"))
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        wait_status(c, run_id, "running")
+        time.sleep(0.3)
+        started = time.monotonic()
+        code = srv.stop(signal.SIGTERM)
+        reader.join(10)
+    assert not reader.is_alive()
+    assert time.monotonic() - started < 8
+    # uvicorn re-raises the signal once it has shut down cleanly.
+    assert code in (0, -signal.SIGTERM), srv.output()
+    assert "Traceback" not in srv.output()
+    assert received[-1].name == "run.end", [e.name for e in received]
+    assert received[-1].data["status"] == "cancelled"
