@@ -39,6 +39,7 @@ class RunStatus(StrEnum):
         return self in (RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.CANCELLED)
 
 
+ENVELOPE = ("run_id", "seq", "ts")
 EVENT_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _EVENT_ID_RE = re.compile(r"([A-Za-z0-9_-]{1,100})\.([0-9]{1,18})")
 
@@ -75,7 +76,9 @@ def encode_event(
     # fixed vocabulary, and the id is built from our own run id and a number.
     if not EVENT_NAME_RE.fullmatch(name):
         raise ValueError(f"event name {name!r} is not SSE-safe")
-    data = dumps_bounded({"run_id": run_id, "seq": seq, "ts": ts_ms, **fields}, max_payload_bytes)
+    data = dumps_bounded(
+        {"run_id": run_id, "seq": seq, "ts": ts_ms, **fields}, max_payload_bytes, ENVELOPE
+    )
     frame = b"event: %s\nid: %s.%d\ndata: %s\n\n" % (name.encode(), run_id.encode(), seq, data)
     return Event(seq, name, frame)
 

@@ -64,15 +64,16 @@ def _escape_line_breaks(raw: bytes) -> bytes:
     return raw
 
 
-def dumps(value: Any) -> bytes:
+def dumps(value: Any, *, _depth: int = 0) -> bytes:
     """JSON for any value: unknown objects fall back to their string, never an exception."""
     try:
         raw = orjson.dumps(value, default=_default, option=_OPTIONS)
     except orjson.JSONEncodeError:
-        # Cycles and integers beyond 64 bits: keep what does serialize, one level down.
-        if isinstance(value, dict):
+        # Cycles and integers beyond 64 bits: keep what does serialize, one level down
+        # (once: a dict that contains itself must not recurse forever).
+        if isinstance(value, dict) and _depth == 0:
             raw = b"{%s}" % b",".join(
-                orjson.dumps(str(k)) + b":" + dumps(v) for k, v in value.items()
+                orjson.dumps(str(k)) + b":" + dumps(v, _depth=1) for k, v in value.items()
             )
         else:
             raw = orjson.dumps({"unserializable": _safe_repr(value)})
@@ -86,19 +87,32 @@ def _safe_repr(value: Any) -> str:
         return f"<{type(value).__name__}>"
 
 
-def dumps_bounded(fields: dict[str, Any], max_bytes: int) -> bytes:
+def _marker(encoded: bytes) -> dict[str, Any]:
+    preview = encoded[:TRUNCATED_PREVIEW_CHARS].decode(errors="ignore")
+    # Quotes and backslashes are escaped again inside the marker: keep it within bounds.
+    limit = TRUNCATED_PREVIEW_CHARS + 2
+    while (size := len(dumps(preview))) > limit:
+        preview = preview[: len(preview) - max(1, (size - limit) // 2)]
+    return {"truncated": True, "bytes": len(encoded), "preview": preview}
+
+
+def dumps_bounded(fields: dict[str, Any], max_bytes: int, keep: tuple[str, ...] = ()) -> bytes:
     """`dumps(fields)`, with the largest values replaced by a truncation marker while the
-    whole object is over `max_bytes`."""
+    whole object is over `max_bytes`; at worst only the `keep` fields and a marker remain."""
     raw = dumps(fields)
     if len(raw) <= max_bytes:
         return raw
-    sizes = sorted(((len(dumps(v)), k) for k, v in fields.items()), reverse=True)
+    encoded = {k: dumps(v) for k, v in fields.items() if k not in keep}
     bounded = dict(fields)
     total = len(raw)
-    for size, key in sizes:
-        if total <= max_bytes or size <= TRUNCATED_PREVIEW_CHARS:
+    for key in sorted(encoded, key=lambda k: len(encoded[k]), reverse=True):
+        if total <= max_bytes or len(encoded[key]) <= TRUNCATED_PREVIEW_CHARS:
             break
-        preview = dumps(fields[key])[:TRUNCATED_PREVIEW_CHARS].decode(errors="ignore")
-        bounded[key] = {"truncated": True, "bytes": size, "preview": preview}
-        total -= size - len(dumps(bounded[key]))
-    return dumps(bounded)
+        bounded[key] = _marker(encoded[key])
+        total -= len(encoded[key]) - len(dumps(bounded[key]))
+    result = dumps(bounded)
+    if len(result) > max_bytes:
+        result = dumps(
+            {**{k: fields[k] for k in keep if k in fields}, "truncated": True, "bytes": len(raw)}
+        )
+    return result

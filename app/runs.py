@@ -58,6 +58,7 @@ class _ActiveRun:
     task: asyncio.Task[None] | None = None
     subscribers: int = 0
     grace_timer: asyncio.TimerHandle | None = None
+    cancelling: bool = False
 
 
 class RunManager:
@@ -108,7 +109,9 @@ class RunManager:
         return True
 
     def _cancel_local(self, active: _ActiveRun) -> None:
-        if active.task is not None:
+        # Once only: a second cancel would interrupt the run while it writes its run.end.
+        if active.task is not None and not active.cancelling:
+            active.cancelling = True
             active.task.cancel()
 
     @contextlib.asynccontextmanager
@@ -156,6 +159,7 @@ class RunManager:
         translator = RawPassthrough() if record.mode == "raw" else Translator()
         started = time.monotonic()
         status = RunStatus.SUCCESS
+        failure: list[tuple[str, dict[str, Any]]] = []
         try:
             await self.store.set_status(run_id, RunStatus.RUNNING)
             raw_events = self.graph.astream_events(
@@ -171,8 +175,9 @@ class RunManager:
         except Exception as exc:
             logger.warning("run %s failed: %s: %s", run_id, type(exc).__name__, exc)
             status = RunStatus.ERROR
-            await writer.append(translator.fail(exc))
+            failure = translator.fail(exc)
         finally:
+            # From here on nothing can cancel the run: its last events are being written.
             self._forget(run_id)
         end: dict[str, Any] = {
             "status": status,
@@ -180,7 +185,7 @@ class RunManager:
         }
         if status is RunStatus.SUCCESS:
             end["output"] = translator.output
-        await writer.append([(EventName.RUN_END, end)])
+        await writer.append([*failure, (EventName.RUN_END, end)])
         await self.store.set_status(run_id, status, ended_at=iso_now())
 
     def _forget(self, run_id: str) -> None:
@@ -191,7 +196,7 @@ class RunManager:
     async def shutdown(self) -> None:
         """Cancel every active run and wait until each has written its run.end."""
         tasks = [a.task for a in self._active.values() if a.task is not None]
-        for task in tasks:
-            task.cancel()
+        for active in list(self._active.values()):
+            self._cancel_local(active)
         if tasks:
             await asyncio.wait(tasks, timeout=10)

@@ -71,18 +71,10 @@ class Translator:
         elif kind == "on_chain_stream":
             chunk = data.get("chunk")
             if isinstance(chunk, tuple) and len(chunk) == 2 and chunk[0] == "custom":
-                return [
-                    (
-                        EventName.CUSTOM,
-                        {"node": self._lone_open_node(), "name": "custom", "data": chunk[1]},
-                    )
-                ]
+                # The chunk does not say which node wrote it, and it may arrive after that
+                # node's end: no node is named rather than a wrong one.
+                return [(EventName.CUSTOM, {"node": None, "name": "custom", "data": chunk[1]})]
         return []
-
-    def _lone_open_node(self) -> str | None:
-        # The writer's chunk does not say which node wrote it; with one node open it is that one.
-        nodes = {span.node for span in self.open_nodes.values()}
-        return nodes.pop() if len(nodes) == 1 else None
 
     def _chain_start(self, raw: dict[str, Any], run_id: str, now_ms: int) -> Emitted:
         metadata = raw.get("metadata", {})
@@ -209,8 +201,9 @@ def _is_node_chain(raw: dict[str, Any], metadata: dict[str, Any]) -> bool:
 
 
 def _subgraph_path(checkpoint_ns: str) -> list[str]:
-    # "outer:<task id>|inner:<task id>" for a node of a subgraph run by node "outer".
-    parts = [part for part in checkpoint_ns.split("|") if part]
+    # "outer:<task id>|inner:<task id>" for a node of a subgraph run by node "outer"; a
+    # subgraph called twice by one node adds a bare call counter ("outer:<id>|1|inner:<id>").
+    parts = [part for part in checkpoint_ns.split("|") if part and not part.isdigit()]
     return [part.split(":", 1)[0] for part in parts[:-1]]
 
 
