@@ -6,7 +6,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format clean
+# Debian packages the test suite drives for real: a headless browser for the page tests.
+# (Playwright drives Debian's chromium; its own browser download is never used.)
+SYSTEM_COMMANDS := chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install system-deps run test lint format screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +26,21 @@ install: $(STAMP)
 run: install
 	$(BIN)/python -m app serve --host $(HOST) --port $(PORT)
 
-test: install
+system-deps:
+	@missing=""; for cmd in $(SYSTEM_COMMANDS); do \
+	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$cmd"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test: install system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Retakes the README's screenshot of the page from a real demo run.
+screenshot: install system-deps
+	UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest tests/test_page.py -k demo_run -q
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,0 +1,404 @@
+// The live page: draws the graph from GET /graph, starts or attaches to a run, and renders its
+// SSE stream. Everything that comes from a graph is set with textContent, never as HTML.
+
+const EVENT_NAMES = [
+  "run.start", "node.start", "node.end", "node.error", "token", "llm.end", "tool.start",
+  "tool.end", "custom", "stream.gap", "run.error", "run.end",
+];
+const SVG = "http://www.w3.org/2000/svg";
+const NODE_W = 150;
+const NODE_H = 46;
+const GAP_X = 28;
+const GAP_Y = 44;
+
+const $ = (id) => document.getElementById(id);
+
+const view = {
+  runId: null,
+  source: null,
+  lastId: null,
+  lastSeq: 0,
+  ended: false,
+  spans: new Map(), // span_id -> node id
+  tools: new Map(), // span_id -> list item
+  progress: new Map(), // progress key -> element
+};
+
+// ---------- small DOM helpers ----------
+
+function el(tag, attrs = {}, text) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function svg(tag, attrs = {}, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function compact(value, max = 140) {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  if (text === undefined) return "";
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+function setConn(state) {
+  $("conn").textContent = state;
+  $("conn").dataset.state = state;
+}
+
+function setRunStatus(status) {
+  $("run-status").textContent = status;
+  $("run-status").dataset.status = status;
+  const active = status === "running" || status === "pending";
+  $("cancel").disabled = !active;
+  $("drop").disabled = !active;
+}
+
+function showRunError(message) {
+  $("run-error").hidden = !message;
+  $("run-error").textContent = message || "";
+}
+
+// ---------- the graph ----------
+
+function layers(nodes, edges) {
+  // Longest path from START, so a fan-in lands below every branch feeding it; relaxing at
+  // most |nodes| times keeps a graph with cycles finite.
+  const layer = new Map(nodes.map((n) => [n.id, 0]));
+  for (let i = 0; i < nodes.length; i++) {
+    let changed = false;
+    for (const e of edges) {
+      if (e.source === e.target) continue;
+      const next = layer.get(e.source) + 1;
+      if (layer.has(e.target) && next > layer.get(e.target) && next < nodes.length) {
+        layer.set(e.target, next);
+        changed = true;
+      }
+    }
+    if (!changed) break;
+  }
+  const end = nodes.find((n) => n.id === "__end__");
+  if (end) layer.set(end.id, Math.max(...layer.values()) + (layer.size > 1 ? 0 : 1));
+  return layer;
+}
+
+function drawGraph(graph) {
+  const root = $("graph");
+  root.replaceChildren();
+  $("graph-name").textContent = graph.name ? `· ${graph.name}` : "";
+  const layer = layers(graph.nodes, graph.edges);
+  const rows = [];
+  for (const node of graph.nodes) {
+    const index = layer.get(node.id);
+    (rows[index] ||= []).push(node);
+  }
+  const widest = Math.max(...rows.filter(Boolean).map((r) => r.length));
+  const width = widest * NODE_W + (widest + 1) * GAP_X;
+  const position = new Map();
+  rows.filter(Boolean).forEach((row, y) => {
+    const rowWidth = row.length * NODE_W + (row.length - 1) * GAP_X;
+    row.forEach((node, x) => {
+      position.set(node.id, {
+        x: (width - rowWidth) / 2 + x * (NODE_W + GAP_X),
+        y: GAP_Y / 2 + y * (NODE_H + GAP_Y),
+      });
+    });
+  });
+  const height = rows.filter(Boolean).length * (NODE_H + GAP_Y);
+  root.setAttribute("viewBox", `0 0 ${width} ${height}`);
+
+  const defs = svg("defs");
+  const marker = svg("marker", {
+    id: "arrow", viewBox: "0 0 10 10", refX: "10", refY: "5",
+    markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse",
+  });
+  marker.append(svg("path", { d: "M 0 0 L 10 5 L 0 10 z", class: "arrow-head" }));
+  defs.append(marker);
+  root.append(defs);
+
+  for (const edge of graph.edges) {
+    const from = position.get(edge.source);
+    const to = position.get(edge.target);
+    if (!from || !to) continue;
+    const x1 = from.x + NODE_W / 2;
+    const y1 = from.y + NODE_H;
+    const x2 = to.x + NODE_W / 2;
+    const y2 = to.y;
+    const bend = Math.max(20, (y2 - y1) / 2);
+    // An edge that skips layers (or goes back up) swings out to the side, clear of the
+    // boxes in between.
+    const skips = y2 - y1 > NODE_H + GAP_Y + 1 || y2 <= y1;
+    const side = skips ? NODE_W * 0.8 : 0;
+    const d = y2 > y1
+      ? `M ${x1} ${y1} C ${x1 + side} ${y1 + bend}, ${x2 + side} ${y2 - bend}, ${x2} ${y2}`
+      : `M ${x1} ${y1} C ${x1 + side} ${y1 + 60}, ${x2 + side} ${y2 - 60}, ${x2} ${y2}`;
+    root.append(svg("path", {
+      d, class: edge.conditional ? "edge conditional" : "edge", "marker-end": "url(#arrow)",
+      "data-source": edge.source, "data-target": edge.target,
+    }));
+  }
+
+  for (const node of graph.nodes) {
+    const { x, y } = position.get(node.id);
+    const terminal = node.id === "__start__" || node.id === "__end__";
+    const group = svg("g", {
+      class: terminal ? "node terminal" : "node", "data-node": node.id, "data-state": "idle",
+      transform: `translate(${x} ${y})`,
+    });
+    const label = terminal ? (node.id === "__start__" ? "START" : "END") : node.name;
+    group.append(
+      svg("title", {}, label),
+      svg("rect", { width: NODE_W, height: NODE_H, rx: terminal ? NODE_H / 2 : 8 }),
+      svg("text", { x: NODE_W / 2, y: terminal ? NODE_H / 2 + 5 : 19, class: "node-name" },
+        compact(label, 20)),
+      svg("text", { x: NODE_W / 2, y: 36, class: "node-detail" }, ""),
+    );
+    root.append(group);
+  }
+}
+
+function nodeElement(id) {
+  return [...document.querySelectorAll("#graph [data-node]")].find((n) => n.dataset.node === id);
+}
+
+function setNode(id, state, detail) {
+  const group = nodeElement(id);
+  if (!group) return;
+  group.dataset.state = state;
+  if (detail !== undefined) {
+    group.querySelector(".node-detail").textContent = compact(detail, 24);
+    group.querySelector("title").textContent = `${id}: ${detail}`;
+  }
+}
+
+function resetView() {
+  view.lastId = null;
+  view.lastSeq = 0;
+  view.ended = false;
+  view.spans.clear();
+  view.tools.clear();
+  view.progress.clear();
+  for (const group of document.querySelectorAll("#graph [data-node]")) {
+    group.dataset.state = "idle";
+    group.querySelector(".node-detail").textContent = "";
+  }
+  for (const id of ["log", "tokens", "tools", "progress"]) $(id).replaceChildren();
+  $("event-json").hidden = true;
+  $("last-id").textContent = "–";
+  $("log-count").textContent = "0";
+  showRunError("");
+}
+
+// ---------- events ----------
+
+const handlers = {
+  "run.start": () => {
+    setRunStatus("running");
+    setNode("__start__", "done");
+  },
+  "node.start": (d) => {
+    view.spans.set(d.span_id, d.node);
+    setNode(d.node, "running", "running…");
+  },
+  "node.end": (d) => {
+    view.spans.delete(d.span_id);
+    setNode(d.node, "done", `${(d.duration_ms / 1000).toFixed(2)} s`);
+  },
+  "node.error": (d) => setNode(d.node, "error", `${d.error.type}: ${d.error.message}`),
+  token: (d) => $("tokens").append(document.createTextNode(d.text)),
+  "tool.start": (d) => {
+    const item = el("li", { "data-tool": d.tool });
+    item.append(el("strong", {}, d.tool), el("span", { class: "tool-io" }, ` ← ${compact(d.input)}`));
+    view.tools.set(d.span_id, item);
+    $("tools").append(item);
+  },
+  "tool.end": (d) => {
+    const item = view.tools.get(d.span_id) || el("li", {}, d.tool);
+    const result = d.error ? `✗ ${d.error.type}: ${d.error.message}` : `→ ${compact(d.output)}`;
+    item.append(el("span", { class: d.error ? "tool-io failed" : "tool-io" }, ` ${result}`));
+    if (!item.isConnected) $("tools").append(item);
+  },
+  custom: (d) => showProgress(d),
+  "stream.gap": (d) => showRunError(`${d.missed} older events were dropped by retention`),
+  "run.error": (d) => showRunError(`${d.error.type}: ${d.error.message}`),
+  "run.end": (d) => {
+    setRunStatus(d.status);
+    if (d.status === "success") setNode("__end__", "done");
+    finish();
+  },
+};
+
+function showProgress(d) {
+  const data = d.data && typeof d.data === "object" ? d.data : { value: d.data };
+  const label = [d.node, data.source || data.step, d.name !== "custom" ? d.name : null]
+    .filter(Boolean).join(" · ") || d.name;
+  let row = view.progress.get(label);
+  if (!row) {
+    row = el("div", { class: "progress-row" });
+    row.append(el("span", { class: "progress-label" }, label), el("progress", { max: "100" }),
+      el("span", { class: "progress-value" }));
+    view.progress.set(label, row);
+    $("progress").append(row);
+  }
+  const percent = Number(data.percent);
+  if (Number.isFinite(percent)) {
+    row.querySelector("progress").value = percent;
+    row.querySelector(".progress-value").textContent = `${percent}%`;
+  } else {
+    row.querySelector("progress").removeAttribute("value");
+    row.querySelector(".progress-value").textContent = compact(data, 60);
+  }
+}
+
+function logRow(name, id, data) {
+  const row = el("li", { "data-id": id, "data-event": name, tabindex: "0" });
+  const time = new Date(data.ts).toISOString().slice(11, 23);
+  row.append(
+    el("span", { class: "log-seq" }, String(data.seq)),
+    el("span", { class: "log-name" }, name),
+    el("span", { class: "log-time" }, time),
+  );
+  const show = () => {
+    const pre = $("event-json");
+    pre.textContent = JSON.stringify(data, null, 2);
+    pre.hidden = false;
+    for (const other of document.querySelectorAll("#log .selected")) other.classList.remove("selected");
+    row.classList.add("selected");
+  };
+  row.addEventListener("click", show);
+  row.addEventListener("keydown", (e) => e.key === "Enter" && show());
+  const log = $("log");
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  log.append(row);
+  $("log-count").textContent = String(log.childElementCount);
+  if (atBottom) log.scrollTop = log.scrollHeight;
+}
+
+function receive(name, message) {
+  const data = JSON.parse(message.data);
+  // The gateway never repeats an event; this only guards the page against a misbehaving proxy.
+  if (data.seq <= view.lastSeq) return;
+  view.lastSeq = data.seq;
+  view.lastId = message.lastEventId;
+  $("last-id").textContent = view.lastId;
+  logRow(name, message.lastEventId, data);
+  handlers[name]?.(data);
+}
+
+// ---------- the connection ----------
+
+function connect(runId, lastId) {
+  const query = lastId ? `?last_event_id=${encodeURIComponent(lastId)}` : "";
+  const source = new EventSource(`/runs/${encodeURIComponent(runId)}/stream${query}`);
+  view.source = source;
+  setConn(lastId ? "reconnecting" : "connecting");
+  source.onopen = () => setConn("open");
+  source.onerror = async () => {
+    if (view.source !== source) return;
+    if (source.readyState === EventSource.CONNECTING) {
+      setConn("reconnecting"); // EventSource retries by itself, sending Last-Event-ID
+      return;
+    }
+    setConn("closed");
+    await explainClosed(runId);
+  };
+  for (const name of EVENT_NAMES) source.addEventListener(name, (m) => receive(name, m));
+}
+
+async function explainClosed(runId) {
+  if (view.ended) return;
+  const response = await fetch(`/runs/${encodeURIComponent(runId)}`);
+  if (response.status === 404) {
+    showRunError(`run ${runId} is unknown here (it may have expired)`);
+  } else if (response.ok) {
+    const run = await response.json();
+    setRunStatus(run.status);
+    if (run.status === "running") showRunError("the stream was closed; press Drop connection to resume");
+  }
+}
+
+function finish() {
+  view.ended = true;
+  if (view.source) view.source.close();
+  view.source = null;
+  setConn("closed");
+}
+
+function attach(runId) {
+  if (view.source) view.source.close();
+  resetView();
+  view.runId = runId;
+  $("run-id").textContent = runId;
+  setRunStatus("pending");
+  connect(runId, null);
+}
+
+function drop() {
+  if (!view.source || !view.runId) return;
+  view.source.close();
+  view.source = null;
+  connect(view.runId, view.lastId);
+}
+
+async function start() {
+  let input;
+  try {
+    input = JSON.parse($("input").value);
+    if (input === null || typeof input !== "object" || Array.isArray(input)) {
+      throw new Error("the input must be a JSON object");
+    }
+  } catch (error) {
+    $("input-error").textContent = error.message;
+    $("input-error").hidden = false;
+    return;
+  }
+  $("input-error").hidden = true;
+  $("start").disabled = true;
+  try {
+    const response = await fetch("/runs", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ input }),
+    });
+    const body = await response.json();
+    if (!response.ok) {
+      $("input-error").textContent = body.message || `HTTP ${response.status}`;
+      $("input-error").hidden = false;
+      return;
+    }
+    history.pushState({ run: body.run_id }, "", `?run=${encodeURIComponent(body.run_id)}`);
+    attach(body.run_id);
+  } finally {
+    $("start").disabled = false;
+  }
+}
+
+async function cancel() {
+  if (view.runId) await fetch(`/runs/${encodeURIComponent(view.runId)}/cancel`, { method: "POST" });
+}
+
+function runFromLocation() {
+  return new URLSearchParams(location.search).get("run");
+}
+
+async function main() {
+  $("start").addEventListener("click", start);
+  $("cancel").addEventListener("click", cancel);
+  $("drop").addEventListener("click", drop);
+  window.addEventListener("popstate", () => {
+    const runId = runFromLocation();
+    if (runId) attach(runId);
+  });
+  const response = await fetch("/graph");
+  drawGraph(await response.json());
+  document.body.dataset.ready = "true";
+  const runId = runFromLocation();
+  if (runId) attach(runId);
+}
+
+main();
