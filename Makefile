@@ -6,9 +6,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-# Debian packages the test suite drives for real: a headless browser for the page tests.
+# Debian packages the test suite drives for real: a headless browser for the page tests and a
+# Redis server for the shared store (each package is named after its command).
 # (Playwright drives Debian's chromium; its own browser download is never used.)
-SYSTEM_COMMANDS := chromium
+SYSTEM_COMMANDS := chromium redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install system-deps run test lint format screenshot clean

@@ -157,5 +157,5 @@ async def _attach(request: Request, manager: RunManager, run_id: str, after: int
         # EventSource stops reconnecting on 204: the client already has everything.
         return Response(status_code=204)
     settings: Settings = request.app.state.settings
-    chunks = frames(manager.follow(run_id, after), retry_ms=settings.retry_ms, names=names)
+    chunks = frames(manager.follow(record, after), retry_ms=settings.retry_ms, names=names)
     return event_stream_response(chunks, settings, on_shutdown=manager.shutdown)

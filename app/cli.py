@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 
 import uvicorn
@@ -12,6 +13,7 @@ from app.graphs import GraphLoadError, load_graph
 from app.main import create_app
 from app.settings import Settings
 from app.store import StoreConfigError, open_store
+from app.store.base import StoreUnavailable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(**({"graph": args.graph} if args.graph else {}))
         # Fail here, in one line, rather than inside the server's start-up traceback.
         load_graph(settings.graph)
-        open_store(settings)
-    except (GraphLoadError, StoreConfigError) as exc:
+        asyncio.run(_check_store(settings))
+    except (GraphLoadError, StoreConfigError, StoreUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:
@@ -48,3 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         timeout_graceful_shutdown=settings.shutdown_grace_seconds + 3,
     )
     return 0
+
+
+async def _check_store(settings: Settings) -> None:
+    store = open_store(settings)
+    try:
+        await store.ping()
+    finally:
+        await store.close()

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.payload import dumps
+from app.store.base import StoreUnavailable
 
 
 class JSONBody(Response):
@@ -53,6 +54,10 @@ async def api_error(request: Request, exc: Exception) -> Response:
     return JSONBody(_body(exc.code, exc.message, exc.details), exc.status, headers=exc.headers)
 
 
+async def store_unavailable(request: Request, exc: Exception) -> Response:
+    return JSONBody(_body("store_unavailable", str(exc)), 503, headers={"Retry-After": "2"})
+
+
 async def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     return JSONBody(
@@ -67,6 +72,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 HANDLERS = {
     ApiError: api_error,
+    StoreUnavailable: store_unavailable,
     RequestValidationError: validation_error,
     StarletteHTTPException: http_error,
 }

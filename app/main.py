@@ -25,13 +25,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         graph = load_graph(resolved.graph)
         store = open_store(resolved)
         manager = RunManager(graph, store, resolved)
+        try:
+            await manager.open()
+        except Exception:
+            await store.close()
+            raise
         app.state.settings = resolved
         app.state.graph_description = describe_graph(graph)
         app.state.manager = manager
         try:
             yield
         finally:
-            await manager.shutdown()
+            await manager.close()
             await store.close()
 
     app = FastAPI(title="LangGraph SSE gateway", lifespan=lifespan, exception_handlers=HANDLERS)  # type: ignore[arg-type]

@@ -1,11 +1,14 @@
 """RunManager: starts runs as background tasks that write their log, and owns their lifecycle:
-cancellation, the disconnect policy, subscriber counts and the limit on active runs."""
+cancellation, the disconnect policy, the limit on active runs, and (with a shared store) the
+leases that let another process end the runs of a process that died."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -13,12 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
+
 from app.events import Event, EventName, RunStatus, encode_event, now_ms
 from app.settings import DisconnectPolicy, Settings
-from app.store.base import EventStore, RunRecord
-from app.translate import STREAM_MODE, RawPassthrough, Translator
+from app.store.base import AppendConflict, EventStore, RunRecord, StoreUnavailable
+from app.translate import STREAM_MODE, RawPassthrough, Translator, error_info
 
 logger = logging.getLogger(__name__)
+
+Emitted = list[tuple[str, dict[str, Any]]]
 
 
 class AtCapacity(Exception):
@@ -27,28 +34,36 @@ class AtCapacity(Exception):
         self.limit = limit
 
 
+class WorkerLost(Exception):
+    """The process running the run stopped renewing its lease."""
+
+
 def iso_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class RunWriter:
-    """Numbers a run's events 1, 2, 3, … and appends them to the store."""
+    """Numbers a run's events after `seq` (1, 2, 3, … for a new run) and appends them."""
 
-    def __init__(self, store: EventStore, run_id: str, max_payload_bytes: int) -> None:
+    def __init__(
+        self, store: EventStore, run_id: str, max_payload_bytes: int, seq: int = 0
+    ) -> None:
         self._store = store
-        self._run_id = run_id
+        self.run_id = run_id
         self._max_payload = max_payload_bytes
-        self.seq = 0
+        self.seq = seq
 
-    async def append(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+    async def append(self, items: Emitted) -> None:
         if not items:
             return
         ts = now_ms()
-        events = []
-        for name, fields in items:
-            self.seq += 1
-            events.append(encode_event(self._run_id, self.seq, name, fields, ts, self._max_payload))
-        await self._store.append(self._run_id, events)
+        first = self.seq + 1
+        events = [
+            encode_event(self.run_id, first + i, name, fields, ts, self._max_payload)
+            for i, (name, fields) in enumerate(items)
+        ]
+        await self._store.append(self.run_id, events)
+        self.seq = events[-1].seq
 
 
 @dataclass
@@ -56,7 +71,6 @@ class _ActiveRun:
     run_id: str
     policy: DisconnectPolicy
     task: asyncio.Task[None] | None = None
-    subscribers: int = 0
     grace_timer: asyncio.TimerHandle | None = None
     cancelling: bool = False
 
@@ -66,11 +80,22 @@ class RunManager:
         self.graph = graph
         self.store = store
         self.settings = settings
+        self.process_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._active: dict[str, _ActiveRun] = {}
+        self._background: list[asyncio.Task[None]] = []
+        self._chores: set[asyncio.Task[Any]] = set()
 
     @property
     def active_runs(self) -> int:
         return len(self._active)
+
+    async def open(self) -> None:
+        """Start listening for other processes' requests and keeping this one's leases."""
+        await self.store.ping()
+        self._background = [
+            asyncio.create_task(self._listen(), name="run-control"),
+            asyncio.create_task(self._keep_leases(), name="run-leases"),
+        ]
 
     async def start(
         self,
@@ -88,12 +113,13 @@ class RunManager:
             created_at=iso_now(),
             mode=mode,
             on_disconnect=policy,
+            owner=self.process_id,
         )
-        await self.store.create_run(record)
+        await self.store.create_run(record, self.settings.run_lease_seconds)
         active = _ActiveRun(record.run_id, policy)
         self._active[record.run_id] = active
         active.task = asyncio.create_task(
-            self._drive(record, input_, config or {}), name=f"run-{record.run_id}"
+            self._drive(active, record, input_, config or {}), name=f"run-{record.run_id}"
         )
         if policy is DisconnectPolicy.CANCEL:
             # A run nobody ever attaches to is abandoned too.
@@ -101,11 +127,15 @@ class RunManager:
         return record
 
     async def cancel(self, run_id: str) -> bool:
-        """Ask a run to stop; False when it is not running here (unknown or already ended)."""
+        """Ask a run to stop, wherever it runs; False when it has already ended or is unknown."""
         active = self._active.get(run_id)
-        if active is None or active.task is None:
+        if active is not None:
+            self._cancel_local(active)
+            return True
+        record = await self.store.get_run(run_id)
+        if record is None or record.status.finished:
             return False
-        self._cancel_local(active)
+        await self.store.publish("cancel", run_id)
         return True
 
     def _cancel_local(self, active: _ActiveRun) -> None:
@@ -114,52 +144,69 @@ class RunManager:
             active.cancelling = True
             active.task.cancel()
 
-    @contextlib.asynccontextmanager
-    async def subscription(self, run_id: str) -> AsyncIterator[None]:
+    async def follow(self, record: RunRecord, after: int) -> AsyncIterator[Sequence[Event]]:
+        """The run's events after `after`, counted as one of its readers meanwhile."""
+        run_id = record.run_id
+        await self.store.add_subscriber(run_id, 1)
         active = self._active.get(run_id)
-        if active is not None:
-            active.subscribers += 1
-            if active.grace_timer is not None:
-                active.grace_timer.cancel()
-                active.grace_timer = None
+        if active is not None and active.grace_timer is not None:
+            active.grace_timer.cancel()
+            active.grace_timer = None
         try:
-            yield
-        finally:
-            if active is not None:
-                active.subscribers -= 1
-                if active.subscribers == 0 and active.policy is DisconnectPolicy.CANCEL:
-                    self._arm_grace_timer(active)
-
-    async def follow(self, run_id: str, after: int) -> AsyncIterator[Sequence[Event]]:
-        """The run's events after `after`, counted as a subscriber while being read."""
-        async with self.subscription(run_id):
             async for batch in self.store.read(run_id, after):
                 yield batch
+        finally:
+            # The reader is usually here because its connection was cancelled, and an anyio
+            # cancel scope cancels every await inside it: shield the bookkeeping.
+            with anyio.move_on_after(5, shield=True):
+                await self._unsubscribe(record)
+
+    async def _unsubscribe(self, record: RunRecord) -> None:
+        try:
+            remaining = await self.store.add_subscriber(record.run_id, -1)
+        except StoreUnavailable:
+            return
+        if remaining > 0 or record.on_disconnect != DisconnectPolicy.CANCEL:
+            return
+        active = self._active.get(record.run_id)
+        if active is not None:
+            self._arm_grace_timer(active)
+        else:
+            with contextlib.suppress(StoreUnavailable):
+                await self.store.publish("idle", record.run_id)
 
     def _arm_grace_timer(self, active: _ActiveRun) -> None:
         if active.run_id not in self._active or active.grace_timer is not None:
             return
         loop = asyncio.get_running_loop()
+        active.grace_timer = loop.call_later(
+            self.settings.disconnect_grace_seconds, self._spawn, self._abandon_if_unread(active)
+        )
 
-        def abandon() -> None:
-            active.grace_timer = None
-            if active.subscribers == 0:
-                logger.info(
-                    "run %s has had no subscriber for %ss: cancelling",
-                    active.run_id,
-                    self.settings.disconnect_grace_seconds,
-                )
-                self._cancel_local(active)
+    async def _abandon_if_unread(self, active: _ActiveRun) -> None:
+        active.grace_timer = None
+        if await self.store.add_subscriber(active.run_id, 0) == 0:
+            logger.info(
+                "run %s has had no reader for %ss: cancelling",
+                active.run_id,
+                self.settings.disconnect_grace_seconds,
+            )
+            self._cancel_local(active)
 
-        active.grace_timer = loop.call_later(self.settings.disconnect_grace_seconds, abandon)
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
 
-    async def _drive(self, record: RunRecord, input_: Any, config: dict[str, Any]) -> None:
+    async def _drive(
+        self, active: _ActiveRun, record: RunRecord, input_: Any, config: dict[str, Any]
+    ) -> None:
         run_id = record.run_id
         writer = RunWriter(self.store, run_id, self.settings.max_payload_bytes)
         translator = RawPassthrough() if record.mode == "raw" else Translator()
         started = time.monotonic()
         status = RunStatus.SUCCESS
-        failure: list[tuple[str, dict[str, Any]]] = []
+        failure: Emitted = []
         try:
             await self.store.set_status(run_id, RunStatus.RUNNING)
             raw_events = self.graph.astream_events(
@@ -168,10 +215,17 @@ class RunManager:
             async with contextlib.aclosing(raw_events):
                 async for raw in raw_events:
                     await writer.append(translator.translate(raw, now_ms()))
+                    if active.cancelling:
+                        # A cancel that lands inside the Redis client's own timeout handling
+                        # can be swallowed there (redis-py on asyncio.timeout); honour it here.
+                        raise asyncio.CancelledError
         except asyncio.CancelledError:
             # The log must still end with run.end, so the cancellation stops here.
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
             status = RunStatus.CANCELLED
+        except AppendConflict:
+            logger.warning("run %s was ended by another process; stopping it here", run_id)
+            return
         except Exception as exc:
             logger.warning("run %s failed: %s: %s", run_id, type(exc).__name__, exc)
             status = RunStatus.ERROR
@@ -185,13 +239,64 @@ class RunManager:
         }
         if status is RunStatus.SUCCESS:
             end["output"] = translator.output
-        await writer.append([*failure, (EventName.RUN_END, end)])
-        await self.store.set_status(run_id, status, ended_at=iso_now())
+        await self._finish(writer, status, [*failure, (EventName.RUN_END, end)])
+
+    async def _finish(self, writer: RunWriter, status: RunStatus, last: Emitted) -> None:
+        run_id = writer.run_id
+        try:
+            await writer.append(last)
+            await self.store.set_status(run_id, status, ended_at=iso_now())
+        except AppendConflict:
+            logger.warning("run %s was ended by another process", run_id)
+        except StoreUnavailable as exc:
+            # Its lease lapses with it: once the store is back, a process ends it as lost.
+            logger.error("run %s: cannot record its end: %s", run_id, exc)
 
     def _forget(self, run_id: str) -> None:
         active = self._active.pop(run_id, None)
         if active is not None and active.grace_timer is not None:
             active.grace_timer.cancel()
+
+    async def _listen(self) -> None:
+        async for kind, run_id in self.store.control():
+            active = self._active.get(run_id)
+            if active is None:
+                continue
+            if kind == "cancel":
+                self._cancel_local(active)
+            elif active.policy is DisconnectPolicy.CANCEL:
+                self._arm_grace_timer(active)
+
+    async def _keep_leases(self) -> None:
+        lease = self.settings.run_lease_seconds
+        while True:
+            await asyncio.sleep(lease / 4)
+            try:
+                if self._active:
+                    for run_id in await self.store.renew_leases(list(self._active), lease):
+                        # Another process has ended it as lost; stop writing to its log.
+                        if run_id in self._active:
+                            self._cancel_local(self._active[run_id])
+                for run_id in await self.store.claim_expired():
+                    await self._end_lost_run(run_id)
+            except StoreUnavailable as exc:
+                logger.warning("cannot renew run leases: %s", exc)
+
+    async def _end_lost_run(self, run_id: str) -> None:
+        record = await self.store.get_run(run_id)
+        if record is None or record.status.finished:
+            return
+        logger.warning("run %s lost its process %s: ending it", run_id, record.owner)
+        writer = RunWriter(self.store, run_id, self.settings.max_payload_bytes, seq=record.events)
+        error = WorkerLost(f"the process running this run ({record.owner}) stopped")
+        await self._finish(
+            writer,
+            RunStatus.ERROR,
+            [
+                (EventName.RUN_ERROR, {"error": error_info(error)}),
+                (EventName.RUN_END, {"status": RunStatus.ERROR, "duration_ms": None}),
+            ],
+        )
 
     async def shutdown(self) -> None:
         """Cancel every active run and wait until each has written its run.end."""
@@ -200,3 +305,9 @@ class RunManager:
             self._cancel_local(active)
         if tasks:
             await asyncio.wait(tasks, timeout=10)
+
+    async def close(self) -> None:
+        await self.shutdown()
+        for task in [*self._background, *self._chores]:
+            task.cancel()
+        await asyncio.gather(*self._background, *self._chores, return_exceptions=True)

@@ -31,3 +31,4 @@ class Settings(BaseSettings):
     send_timeout_seconds: float = Field(30, gt=0)
     shutdown_grace_seconds: float = Field(2, ge=0)
     store_url: str = "memory://"
+    run_lease_seconds: float = Field(10, gt=0)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -69,19 +70,86 @@ def start_server(log_dir: Path, cli_graph: str | None = None, **settings: object
     raise RuntimeError(f"server did not start in time:\n{server.output()}")
 
 
+class RedisServer:
+    """Debian's redis-server on a free loopback port, with its data in a temporary folder.
+    Every write is fsynced to its append-only file, so a restart loses nothing."""
+
+    def __init__(self, directory: Path) -> None:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            pytest.fail("redis-server is not installed (make test installs Debian's package)")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = directory
+        self.command = [
+            executable,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(directory),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with (self.directory / "redis.log").open("ab") as log:
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    redis = RedisServer(tmp_path_factory.mktemp("redis"))
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture(scope="session", params=["memory", "redis"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Each end-to-end contract test runs once over each event store."""
+    if request.param == "memory":
+        return "memory://"
+    return request.getfixturevalue("redis_server").url
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[Server]:
     """The demo graph with default settings, shared by the tests that change nothing."""
-    srv = start_server(tmp_path_factory.mktemp("server"), heartbeat_seconds=1)
+    srv = start_server(tmp_path_factory.mktemp("server"), heartbeat_seconds=1, store_url=store_url)
     yield srv
     srv.stop()
 
 
 @pytest.fixture
-def make_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+def make_server(tmp_path: Path, store_url: str) -> Iterator[Callable[..., Server]]:
     started: list[Server] = []
 
     def make(cli_graph: str | None = None, **settings: object) -> Server:
+        settings.setdefault("store_url", store_url)
         srv = start_server(tmp_path, cli_graph, **settings)
         started.append(srv)
         return srv

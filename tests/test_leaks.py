@@ -56,6 +56,9 @@ class InProcessServer:
 
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(5)
 
+    def wait_for(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(5)
+
     def task_count(self) -> int:
         return self.call(lambda: len(asyncio.all_tasks()) - 1)
 
@@ -100,6 +103,6 @@ def test_connect_disconnect_cycles_return_to_baseline(inprocess: InProcessServer
         growth = tracemalloc.get_traced_memory()[0] - baseline_memory
         tracemalloc.stop()
         assert tasks == baseline_tasks
-        assert inprocess.call(lambda: manager._active[run_id].subscribers) == 0
+        assert inprocess.wait_for(manager.store.add_subscriber(run_id, 0)) == 0
         assert growth < 512 * 1024, f"memory grew by {growth} bytes over 200 cycles"
         assert client.post(f"/runs/{run_id}/cancel").status_code == 202

@@ -22,6 +22,16 @@ def open_store(settings: Settings) -> EventStore:
             run_ttl_seconds=settings.run_ttl_seconds,
             gap_event=gap_event_factory(settings.max_payload_bytes),
         )
+    if scheme in ("redis", "rediss", "unix"):
+        from app.store.redis import RedisStore
+
+        return RedisStore(
+            settings.store_url,
+            max_events_per_run=settings.max_events_per_run,
+            run_ttl_seconds=settings.run_ttl_seconds,
+            gap_event=gap_event_factory(settings.max_payload_bytes),
+        )
     raise StoreConfigError(
-        f"GATEWAY_STORE_URL {settings.store_url!r}: unsupported store (use memory://)"
+        f"GATEWAY_STORE_URL {settings.store_url!r}: unsupported store "
+        "(use memory:// or redis://host:port/db)"
     )

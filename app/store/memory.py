@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from app.events import Event, EventName, RunStatus
-from app.store.base import RunRecord
+from app.store.base import AppendConflict, ControlKind, RunRecord
 
 GapFactory = Callable[[str, int, int], Event]
 READ_BATCH = 256
@@ -38,6 +38,8 @@ class _RunLog:
 
 
 class MemoryStore:
+    """One process's runs. It coordinates nothing: every run here is owned by this process."""
+
     def __init__(
         self, *, max_events_per_run: int, run_ttl_seconds: float, gap_event: GapFactory
     ) -> None:
@@ -47,8 +49,13 @@ class MemoryStore:
         self._runs: dict[str, RunRecord] = {}
         self._logs: dict[str, _RunLog] = {}
         self._evictions: dict[str, asyncio.TimerHandle] = {}
+        self._subscribers: dict[str, int] = {}
+        self._control: asyncio.Queue[tuple[ControlKind, str]] = asyncio.Queue()
 
-    async def create_run(self, record: RunRecord) -> None:
+    async def ping(self) -> None:
+        return None
+
+    async def create_run(self, record: RunRecord, lease_seconds: float = 0) -> None:
         self._runs[record.run_id] = record
         self._logs[record.run_id] = _RunLog(self._max_events)
 
@@ -70,6 +77,10 @@ class MemoryStore:
 
     async def append(self, run_id: str, events: Sequence[Event]) -> None:
         log = self._logs[run_id]
+        if events[0].seq != log.last_seq + 1:
+            raise AppendConflict(
+                f"run {run_id}: log ends at {log.last_seq}, not {events[0].seq - 1}"
+            )
         log.events.extend(events)
         log.last_seq = events[-1].seq
         log.wake_readers()
@@ -91,6 +102,27 @@ class MemoryStore:
             else:
                 await log.wait()
 
+    async def add_subscriber(self, run_id: str, delta: int) -> int:
+        count = self._subscribers.get(run_id, 0) + delta
+        if count:
+            self._subscribers[run_id] = count
+        else:
+            self._subscribers.pop(run_id, None)
+        return count
+
+    async def publish(self, kind: ControlKind, run_id: str) -> None:
+        self._control.put_nowait((kind, run_id))
+
+    async def control(self) -> AsyncIterator[tuple[ControlKind, str]]:
+        while True:
+            yield await self._control.get()
+
+    async def renew_leases(self, run_ids: Sequence[str], lease_seconds: float) -> list[str]:
+        return []
+
+    async def claim_expired(self) -> list[str]:
+        return []
+
     def _evict(self, run_id: str) -> None:
         self._evictions.pop(run_id, None)
         self._runs.pop(run_id, None)
@@ -98,9 +130,6 @@ class MemoryStore:
         if log is not None:
             log.closed = True
             log.wake_readers()
-
-    def run_count(self) -> int:
-        return len(self._runs)
 
     async def close(self) -> None:
         for handle in self._evictions.values():

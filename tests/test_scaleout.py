@@ -1,0 +1,273 @@
+"""Several gateway processes over one Redis: any process serves any run."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import ROOT, TESTS, RedisServer, Server, free_port, start_server
+from sse import FAST, Received, read_events, start_run, wait_status
+
+Spawn = Callable[..., Server]
+
+
+@pytest.fixture
+def spawn(tmp_path: Path, redis_server: RedisServer) -> Iterator[Spawn]:
+    started: list[Server] = []
+
+    def make(store_url: str = redis_server.url, **settings: object) -> Server:
+        srv = start_server(tmp_path, None, store_url=store_url, **settings)
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop(signal.SIGKILL)
+
+
+def client(srv: Server) -> httpx.Client:
+    return httpx.Client(base_url=srv.url, timeout=httpx.Timeout(20, connect=5))
+
+
+def test_a_run_started_on_one_process_resumes_on_another(spawn: Spawn) -> None:
+    a, b = spawn(), spawn()
+    with client(a) as on_a, client(b) as on_b:
+        run_id = start_run(on_a, tokens=60, token_delay=0.02)
+        first = read_events(on_a, f"/runs/{run_id}/stream", limit=8)
+        rest = read_events(on_b, f"/runs/{run_id}/stream", headers={"Last-Event-ID": first[-1].id})
+        received = first + rest
+        assert [e.seq for e in received] == list(range(1, len(received) + 1))
+        assert rest[-1].name == "run.end" and rest[-1].data["status"] == "success"
+        on_a_status = wait_status(on_a, run_id, "success")
+        assert on_b.get(f"/runs/{run_id}").json() == on_a_status
+        assert on_a_status["events"] == len(received)
+        replay = read_events(on_b, f"/runs/{run_id}/stream")
+        assert [e.id for e in replay] == [e.id for e in received]
+
+
+def test_the_one_shot_stream_resumed_elsewhere_continues_the_same_run(spawn: Spawn) -> None:
+    a, b = spawn(), spawn()
+    url = "/stream?topic=elsewhere&delay=0.05&tokens=30&token_delay=0.01"
+    with client(a) as on_a, client(b) as on_b:
+        first = read_events(on_a, url, limit=5)
+        rest = read_events(on_b, url, headers={"Last-Event-ID": first[-1].id})
+    run_id = first[0].data["run_id"]
+    assert {e.data["run_id"] for e in rest} == {run_id}
+    assert [e.seq for e in first + rest] == list(range(1, len(first) + len(rest) + 1))
+    assert "run.start" not in [e.name for e in rest]
+
+
+def test_cancel_on_one_process_stops_a_run_on_another(spawn: Spawn) -> None:
+    a, b = spawn(), spawn()
+    with client(a) as on_a, client(b) as on_b:
+        run_id = start_run(on_a, delay=5)
+        wait_status(on_b, run_id, "running")
+        response = on_b.post(f"/runs/{run_id}/cancel")
+        assert response.status_code == 202
+        events = read_events(on_b, f"/runs/{run_id}/stream", timeout=10)
+        assert events[-1].name == "run.end" and events[-1].data["status"] == "cancelled"
+        assert wait_status(on_a, run_id, "cancelled") == on_b.get(f"/runs/{run_id}").json()
+
+
+def test_the_cancel_policy_counts_readers_on_every_process(spawn: Spawn) -> None:
+    a, b = spawn(disconnect_grace_seconds=0.5), spawn(disconnect_grace_seconds=0.5)
+    with client(a) as on_a, client(b) as on_b:
+        created = on_a.post(
+            "/runs", json={"input": {**FAST, "delay": 1.5}, "on_disconnect": "cancel"}
+        )
+        run_id = created.json()["run_id"]
+        received: list[Received] = []
+        # A reader on B keeps the run owned by A alive past A's grace period...
+        reader = threading.Thread(
+            target=lambda: received.extend(read_events(on_b, f"/runs/{run_id}/stream"))
+        )
+        reader.start()
+        reader.join(30)
+        assert received[-1].data["status"] == "success"
+        # ...and once the last reader (on B) leaves, A cancels the run.
+        created = on_a.post("/runs", json={"input": {"delay": 5}, "on_disconnect": "cancel"})
+        run_id = created.json()["run_id"]
+        read_events(on_b, f"/runs/{run_id}/stream", limit=2)
+        assert wait_status(on_a, run_id, "cancelled", timeout=8)["status"] == "cancelled"
+
+
+def test_a_killed_process_s_runs_end_as_worker_lost(spawn: Spawn) -> None:
+    a, b = spawn(run_lease_seconds=1.5), spawn(run_lease_seconds=1.5)
+    with client(a) as on_a, client(b) as on_b:
+        run_id = start_run(on_a, delay=10)
+        received: list[Received] = []
+        reader = threading.Thread(
+            target=lambda: received.extend(read_events(on_b, f"/runs/{run_id}/stream"))
+        )
+        reader.start()
+        wait_status(on_b, run_id, "running")
+        time.sleep(0.3)
+        killed = time.monotonic()
+        a.process.kill()
+        status = wait_status(on_b, run_id, "error", timeout=10)
+        assert time.monotonic() - killed < 1.5 * 3
+        reader.join(10)
+    assert not reader.is_alive()
+    assert [e.name for e in received[-2:]] == ["run.error", "run.end"]
+    assert received[-2].data["error"]["type"] == "WorkerLost"
+    assert received[-1].data["status"] == "error"
+    assert [e.seq for e in received] == list(range(1, len(received) + 1))
+    assert status["events"] == len(received)
+
+
+def test_a_redis_restart_mid_run_hangs_no_stream_and_keeps_the_log(
+    spawn: Spawn, tmp_path: Path
+) -> None:
+    redis = RedisServer(tmp_path)
+    redis.start()
+    try:
+        srv = spawn(store_url=redis.url)
+        with client(srv) as c:
+            run_id = start_run(c, delay=0.05, tokens=150, token_delay=0.02)
+            received: list[Received] = []
+            done = threading.Event()
+
+            def read() -> None:
+                try:
+                    received.extend(read_events(c, f"/runs/{run_id}/stream", timeout=40))
+                finally:
+                    done.set()
+
+            threading.Thread(target=read, daemon=True).start()
+            deadline = time.monotonic() + 10
+            while len(received) < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(1)
+            redis.stop()
+            time.sleep(1)
+            redis.start()
+            assert done.wait(40), "the stream hung after Redis came back"
+            record = wait_status(c, run_id, "success", "error", timeout=20)
+            replay = read_events(c, f"/runs/{run_id}/stream", timeout=20)
+        assert [e.id for e in replay][: len(received)] == [e.id for e in received]
+        assert [e.seq for e in replay] == list(range(1, record["events"] + 1))
+        assert replay[-1].name == "run.end"
+    finally:
+        redis.stop()
+
+
+def test_readers_end_cleanly_while_redis_is_down_and_resume_after(
+    spawn: Spawn, tmp_path: Path
+) -> None:
+    redis = RedisServer(tmp_path)
+    redis.start()
+    try:
+        srv = spawn(store_url=redis.url, run_lease_seconds=2)
+        with client(srv) as c:
+            run_id = start_run(c, delay=0.05, tokens=400, token_delay=0.02)
+            received: list[Received] = []
+            done = threading.Event()
+
+            def read() -> None:
+                try:
+                    received.extend(read_events(c, f"/runs/{run_id}/stream", timeout=40))
+                except httpx.HTTPError:
+                    pass
+                finally:
+                    done.set()
+
+            threading.Thread(target=read, daemon=True).start()
+            wait_status(c, run_id, "running")
+            time.sleep(0.5)
+            redis.stop()
+            assert done.wait(20), "a stream hung while Redis was down"
+            assert received and received[-1].name != "run.end"
+            assert c.get(f"/runs/{run_id}").status_code == 503
+            redis.start()
+            rest = read_events(
+                c, f"/runs/{run_id}/stream", timeout=30, headers={"Last-Event-ID": received[-1].id}
+            )
+        assert [e.seq for e in received + rest] == list(range(1, len(received) + len(rest) + 1))
+        assert rest[-1].name == "run.end" and rest[-1].data["status"] == "error"
+    finally:
+        redis.stop()
+
+
+def test_redis_down_at_start_up_is_one_clear_line(tmp_path: Path) -> None:
+    port = free_port()
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "serve", "--port", str(free_port())],
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(TESTS),
+            "GATEWAY_STORE_URL": f"redis://127.0.0.1:{port}/0",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: cannot reach Redis at redis://127.0.0.1:{port}/0: Error 111 connecting to "
+        f"127.0.0.1:{port}. Connect call failed ('127.0.0.1', {port})."
+    ]
+
+
+def test_uvicorn_with_two_workers_streams_and_resumes(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    port = free_port()
+    log = (tmp_path / "workers.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--workers",
+            "2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "GATEWAY_STORE_URL": redis_server.url},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "workers did not start"
+                time.sleep(0.2)
+        url = "/stream?topic=workers&delay=0.02&tokens=40&token_delay=0.01"
+        received: list[Received] = []
+        for _ in range(20):
+            # A new connection each time, so the kernel spreads them over both workers.
+            with httpx.Client(base_url=base, timeout=20) as c:
+                headers = {"Last-Event-ID": received[-1].id} if received else {}
+                received += read_events(c, url, headers=headers, limit=4)
+            if received[-1].name == "run.end":
+                break
+        assert received[-1].name == "run.end" and received[-1].data["status"] == "success"
+        assert [e.seq for e in received] == list(range(1, len(received) + 1))
+        assert len({e.data["run_id"] for e in received}) == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        log.close()
