@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 SYSTEM_COMMANDS := chromium redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps run test lint format screenshot clean
+.PHONY: install install-bench system-deps run test lint format screenshot bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+install-bench: $(BENCH_STAMP)
 
 run: install
 	$(BIN)/python -m app serve --host $(HOST) --port $(PORT)
@@ -50,6 +57,11 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# All contenders on this machine, same graph, same client: tables, JSON and plots in
+# bench-results/. `make bench QUICK=1` runs smaller sizes in about a minute.
+bench: install-bench system-deps
+	$(BIN)/python -m bench $(if $(QUICK),--quick) --out bench-results
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-results *.egg-info

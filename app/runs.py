@@ -153,8 +153,9 @@ class RunManager:
             active.grace_timer.cancel()
             active.grace_timer = None
         try:
-            async for batch in self.store.read(run_id, after):
-                yield batch
+            async with contextlib.aclosing(self.store.read(run_id, after)) as batches:
+                async for batch in batches:
+                    yield batch
         finally:
             # The reader is usually here because its connection was cancelled, and an anyio
             # cancel scope cancels every await inside it: shield the bookkeeping.
@@ -245,6 +246,7 @@ class RunManager:
         run_id = writer.run_id
         try:
             await writer.append(last)
+            await self.store.flush(run_id)
             await self.store.set_status(run_id, status, ended_at=iso_now())
         except AppendConflict:
             logger.warning("run %s was ended by another process", run_id)

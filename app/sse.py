@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 
 import anyio
@@ -12,6 +13,7 @@ from app.events import Event, EventName
 from app.settings import Settings
 
 SEP = "\n"
+COALESCE_SECONDS = 0.002
 
 
 def retry_frame(retry_ms: int) -> bytes:
@@ -30,16 +32,23 @@ async def frames(
     retry_ms: int,
     names: Collection[str] | None = None,
 ) -> AsyncIterator[bytes]:
-    """One chunk per batch the store hands over: many events in one write when catching up."""
+    """One chunk per batch the store hands over: many events in one write when catching up
+    or when they come fast."""
     yield retry_frame(retry_ms)
-    async for batch in batches:
-        kept = [
-            e.frame
-            for e in batch
-            if names is None or e.name in names or e.name == EventName.RUN_END
-        ]
-        if kept:
-            yield b"".join(kept)
+    # Closing it here, not whenever it is collected, runs the reader's cleanup (its reader
+    # count) as soon as this stream ends, even when it ends while waiting below.
+    async with contextlib.aclosing(batches):
+        async for batch in batches:
+            kept = [
+                e.frame
+                for e in batch
+                if names is None or e.name in names or e.name == EventName.RUN_END
+            ]
+            if kept:
+                yield b"".join(kept)
+                # Each write costs more than the bytes it carries: while events come faster
+                # than this, they gather into one write, at most COALESCE_SECONDS late.
+                await asyncio.sleep(COALESCE_SECONDS)
 
 
 async def _until_shutdown(
@@ -55,8 +64,9 @@ async def _until_shutdown(
     # A plain task rather than a task group: a cancel scope must not span a generator's yields.
     watcher = asyncio.create_task(watch())
     try:
-        async for chunk in chunks:
-            yield chunk
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                yield chunk
     finally:
         watcher.cancel()
 

@@ -53,8 +53,12 @@ class EventStore(Protocol):
         """Record a status change; a finished run stays readable for the store's TTL."""
 
     async def append(self, run_id: str, events: Sequence[Event]) -> None:
-        """Add events in seq order; the oldest are dropped beyond the retention limit.
-        Raises AppendConflict when the first event does not follow the log's last one."""
+        """Add events in seq order; the oldest are dropped beyond the retention limit. A store
+        may write them a moment later (see flush). Raises AppendConflict when the events do not
+        follow the log's last one, and StoreUnavailable when the store cannot take them."""
+
+    async def flush(self, run_id: str) -> None:
+        """Wait until every event appended so far is stored; raises what appending raised."""
 
     def read(self, run_id: str, after: int) -> AsyncIterator[Sequence[Event]]:
         """Batches of the events after seq `after`: those kept, then live ones as they are

@@ -11,7 +11,7 @@ from app.events import Event, EventName, RunStatus
 from app.store.base import AppendConflict, ControlKind, RunRecord
 
 GapFactory = Callable[[str, int, int], Event]
-READ_BATCH = 256
+READ_BATCH = 1024
 
 
 class _RunLog:
@@ -84,6 +84,9 @@ class MemoryStore:
         log.events.extend(events)
         log.last_seq = events[-1].seq
         log.wake_readers()
+
+    async def flush(self, run_id: str) -> None:
+        return None
 
     async def read(self, run_id: str, after: int) -> AsyncIterator[Sequence[Event]]:
         log = self._logs.get(run_id)

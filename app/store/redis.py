@@ -18,9 +18,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -36,6 +37,9 @@ GapFactory = Callable[[str, int, int], Event]
 PREFIX = "sse-gateway:"
 READ_BATCH = 256
 BLOCK_MS = 5000
+COMMAND_CONNECTIONS = 64
+OUTBOX_LIMIT = 1024
+COALESCE_SECONDS = 0.002
 FOLLOWER_BUFFER = 4096
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
@@ -137,12 +141,21 @@ class _Follower:
                 self._wake()
                 if self.events[-1].name == EventName.RUN_END:
                     return
+                # As in the SSE layer: let a fast run's events gather into fewer, larger reads.
+                await asyncio.sleep(COALESCE_SECONDS)
         except StoreUnavailable as exc:
             logger.warning("following run %s stopped: %s", self.run_id, exc)
         finally:
             self.done = True
             self.ready.set()
             self._wake()
+
+
+@dataclass
+class _Outbox:
+    pending: list[Event] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+    error: Exception | None = None
 
 
 class RedisStore:
@@ -162,18 +175,29 @@ class RedisStore:
         self._retry_seconds = retry_seconds
         # A short retry hides a failover or restart; beyond it, callers see StoreUnavailable.
         retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=8)
-        self.redis = Redis.from_url(
-            url,
-            socket_connect_timeout=2,
-            socket_timeout=5,
-            retry=retry,
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        # Callers wait for a free connection rather than fail with "Too many connections".
+        self.redis = Redis(
+            connection_pool=BlockingConnectionPool.from_url(
+                url,
+                max_connections=COMMAND_CONNECTIONS,
+                timeout=retry_seconds,
+                socket_connect_timeout=2,
+                socket_timeout=5,
+                retry=retry,
+                retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            )
         )
-        # Blocking reads wait up to BLOCK_MS on the server, so their connections get no timeout.
-        self.blocking = Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True)
+        # Blocking reads wait up to BLOCK_MS on the server, so their connections get no timeout;
+        # there is one per followed run, shared by all of this process's readers of that run.
+        self.blocking = Redis(
+            connection_pool=ConnectionPool.from_url(
+                url, max_connections=2**20, socket_connect_timeout=2, socket_keepalive=True
+            )
+        )
         self._append = self.redis.register_script(_APPEND)
         self._add_subscriber = self.redis.register_script(_ADD_SUBSCRIBER)
         self._followers: dict[str, _Follower] = {}
+        self._outboxes: dict[str, _Outbox] = {}
 
     def meta_key(self, run_id: str) -> str:
         return f"{PREFIX}run:{run_id}"
@@ -239,19 +263,53 @@ class RedisStore:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.hset(meta, mapping={"status": str(status), "ended_at": ended_at or ""})
                 if status.finished:
+                    self._outboxes.pop(run_id, None)
                     pipe.expire(meta, self._ttl)
                     pipe.expire(self.log_key(run_id), self._ttl)
                     pipe.zrem(f"{PREFIX}leases", run_id)
                 await pipe.execute()
 
     async def append(self, run_id: str, events: Sequence[Event]) -> None:
+        # Group commit: events wait in the run's outbox while a write is under way, and go to
+        # Redis together in the next one, so a fast run is not held to one round trip per event.
+        outbox = self._outboxes.setdefault(run_id, _Outbox())
+        self._raise_failure(run_id, outbox)
+        outbox.pending.extend(events)
+        if outbox.task is None or outbox.task.done():
+            outbox.task = asyncio.create_task(self._drain(run_id, outbox))
+        if len(outbox.pending) > OUTBOX_LIMIT:
+            await self.flush(run_id)
+
+    async def flush(self, run_id: str) -> None:
+        outbox = self._outboxes.get(run_id)
+        if outbox is None:
+            return
+        if outbox.task is not None:
+            await asyncio.shield(outbox.task)
+        self._raise_failure(run_id, outbox)
+
+    def _raise_failure(self, run_id: str, outbox: _Outbox) -> None:
+        # Once: the events it held are lost, and whoever writes next starts from the log's end.
+        if outbox.error is not None:
+            del self._outboxes[run_id]
+            raise outbox.error
+
+    async def _drain(self, run_id: str, outbox: _Outbox) -> None:
+        try:
+            while outbox.pending:
+                batch, outbox.pending = outbox.pending, []
+                await self._write(run_id, batch)
+        except (AppendConflict, StoreUnavailable) as exc:
+            outbox.error = exc
+            outbox.pending.clear()
+
+    async def _write(self, run_id: str, events: Sequence[Event]) -> None:
         args: list[Any] = [events[0].seq - 1, self._max_events]
         for event in events:
             args += (event.name, event.frame)
+        keys = [self.meta_key(run_id), self.log_key(run_id)]
         try:
-            await self.retrying(
-                lambda: self._append(keys=[self.meta_key(run_id), self.log_key(run_id)], args=args)
-            )
+            await self.retrying(lambda: self._append(keys=keys, args=args))
         except ResponseError as exc:
             if not str(exc).startswith("CONFLICT"):
                 raise

@@ -1,0 +1,93 @@
+"""`python -m bench [--quick] [--only NAME ...] [--out DIR]`: start every contender, run the
+scenarios against each with the same client, print tables, write JSON and PNG plots."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench import servers
+from bench.report import plot, table
+from bench.scenarios import SCENARIOS, Sizes
+
+# Scenarios that only make sense for some contenders say so themselves.
+CONTENDERS = (
+    "gateway (memory)",
+    "gateway (redis)",
+    "langgraph dev",
+    "naive StreamingResponse",
+    "ceiling: sse-starlette, pre-encoded",
+)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": psutil.cpu_count(),
+        "memory GiB": round(psutil.virtual_memory().total / 2**30),
+        "python": platform.python_version(),
+        "system": platform.platform(terse=True),
+    }
+
+
+def prepare(out: Path) -> Path:
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return logs
+
+
+async def main(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    logs = prepare(out)
+    sizes = Sizes.quick() if args.quick else Sizes()
+    redis = servers.RedisServer()
+    contenders = []
+    try:
+        contenders = [
+            servers.gateway("gateway (memory)", logs, heartbeat_seconds=1),
+            servers.gateway("gateway (redis)", logs, store_url=redis.url, heartbeat_seconds=1),
+            servers.langgraph_dev(logs),
+            servers.plain_app("naive StreamingResponse", "naive", "bench.naive:app", logs),
+            servers.plain_app(
+                "ceiling: sse-starlette, pre-encoded", "ceiling", "bench.ceiling:app", logs
+            ),
+        ]
+        chosen = [c for c in contenders if not args.skip or c.name not in args.skip]
+        report: dict[str, Any] = {
+            "machine": machine(),
+            "quick": args.quick,
+            "sizes": sizes.__dict__,
+            "scenarios": {},
+        }
+        for name, scenario in SCENARIOS.items():
+            if args.only and name not in args.only:
+                continue
+            started = time.perf_counter()
+            rows = await scenario(chosen, sizes)
+            report["scenarios"][name] = rows
+            print(f"\n## {name} ({time.perf_counter() - started:.0f} s)")
+            print(table(rows))
+            (out / f"{name}.json").write_text(json.dumps(rows, indent=2))
+        (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
+        for path in plot(report, out):
+            print(f"plot: {path}")
+    finally:
+        for contender in contenders:
+            contender.stop()
+        redis.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes: under a minute")
+    parser.add_argument("--only", nargs="*", choices=list(SCENARIOS), help="scenarios to run")
+    parser.add_argument("--skip", nargs="*", choices=CONTENDERS, help="contenders to leave out")
+    parser.add_argument("--out", default="bench-results", help="folder for JSON and plots")
+    asyncio.run(main(parser.parse_args()))

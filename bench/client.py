@@ -1,0 +1,98 @@
+"""One SSE client for every contender: a bare asyncio HTTP/1.1 reader, light enough that one
+process can hold thousands of streams, recording when each event arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass, field
+
+import orjson
+
+_TS = re.compile(rb'"ts":(\d{13})')
+_EVENT = re.compile(rb"(?:^|\n)event: ?([^\n]*)")
+
+
+@dataclass
+class StreamResult:
+    status: int = 0
+    events: int = 0
+    bytes: int = 0
+    token_bytes: list[int] = field(default_factory=list)
+    started: float = 0.0  # perf_counter at the request
+    first_event: float | None = None  # seconds from the request to the first graph event
+    finished: float | None = None  # seconds from the request to the end of the stream
+    latencies_ms: list[float] = field(default_factory=list)  # event ts → receipt
+    error: str | None = None
+    last_id: str | None = None
+
+
+async def open_stream(
+    port: int,
+    path: str,
+    *,
+    method: str = "GET",
+    body: object = None,
+    headers: dict[str, str] | None = None,
+    count_names: tuple[bytes, ...] | None = None,
+    skip_names: tuple[bytes, ...] = (b"metadata", b"end"),
+    latency: tuple[bytes, ...] = (),
+    stop_after: int | None = None,
+    timeout: float = 120,  # noqa: ASYNC109 (one deadline for the whole stream)
+) -> StreamResult:
+    """Read one stream to its end. Events named in `skip_names` are protocol, not graph events;
+    the delivery latency (the event's `ts` → its receipt) is kept for the names in `latency`."""
+    result = StreamResult(started=time.perf_counter())
+    payload = orjson.dumps(body) if body is not None else b""
+    # HTTP/1.0, so servers stream the body as is (no chunked encoding) and close at its end.
+    head = [f"{method} {path} HTTP/1.0", "Host: 127.0.0.1", "Accept: text/event-stream"]
+    if body is not None:
+        head += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+    head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    writer = None
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**20)
+            writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
+            await writer.drain()
+            status_line = await reader.readline()
+            result.status = int(status_line.split()[1])
+            while await reader.readline() not in (b"\r\n", b""):
+                pass
+            buffer = b""
+            while chunk := await reader.read(65536):
+                received = time.perf_counter()
+                now_ms = time.time() * 1000
+                result.bytes += len(chunk)
+                # Some servers end lines with CRLF; a CR split from its LF joins it next time.
+                buffer = (buffer + chunk).replace(b"\r\n", b"\n")
+                *frames, buffer = buffer.split(b"\n\n")
+                for frame in frames:
+                    if b"data:" not in frame:
+                        continue
+                    match = _EVENT.search(frame)
+                    name = match[1].strip() if match else b""
+                    if name in skip_names:
+                        continue
+                    if count_names is not None and name not in count_names:
+                        continue
+                    result.events += 1
+                    if result.first_event is None:
+                        result.first_event = received - result.started
+                    if name == b"token":
+                        result.token_bytes.append(len(frame) + 2)
+                    if name in latency and (ts := _TS.search(frame)):
+                        result.latencies_ms.append(now_ms - int(ts[1]))
+                    for line in frame.split(b"\n"):
+                        if line.startswith(b"id: "):
+                            result.last_id = line[4:].decode()
+                if stop_after is not None and result.events >= stop_after:
+                    break
+    except (TimeoutError, OSError, ValueError, IndexError) as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        if writer is not None:
+            writer.close()
+    result.finished = time.perf_counter() - result.started
+    return result

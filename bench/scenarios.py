@@ -1,0 +1,326 @@
+"""The six scenarios. Each returns rows (one per contender) for its table and JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from bench.client import StreamResult, open_stream
+from bench.graphs import graph
+from bench.servers import Contender
+
+Row = dict[str, Any]
+# Token events as the gateway names them, and as the naive pattern does (LangChain's name).
+TOKEN = (b"token", b"on_chat_model_stream")
+
+
+@dataclass
+class Sizes:
+    tokens: int = 5000
+    naive_tokens: int = 1000
+    first_event_runs: int = 50
+    concurrency: tuple[int, ...] = (100, 500, 1000)
+    fanout: int = 1000
+    idle: int = 2000
+    replay_events: int = 10_000
+    repeats: int = 3
+
+    @classmethod
+    def quick(cls) -> Sizes:
+        return cls(
+            tokens=2000,
+            naive_tokens=200,
+            first_event_runs=20,
+            concurrency=(100,),
+            fanout=200,
+            idle=300,
+            replay_events=3000,
+            repeats=1,
+        )
+
+
+def pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+# A run of about 50 events over about 3 s: run.start, 2 node.start/end pairs, 45 tokens, llm.end,
+# run.end.
+PACED = {"tokens": 45, "token_delay": 0.066}
+
+
+async def in_process_run(input_: dict[str, Any]) -> tuple[int, float, float]:
+    """(events, seconds to the first event, seconds in all) of astream_events, no HTTP."""
+    started = time.perf_counter()
+    first = None
+    count = 0
+    async for _ in graph.astream_events(input_, version="v2"):
+        count += 1
+        if first is None:
+            first = time.perf_counter() - started
+    return count, first or 0.0, time.perf_counter() - started
+
+
+async def stream(contender: Contender, input_: dict[str, Any], **options: Any) -> StreamResult:
+    return await open_stream(contender.port, **contender.request(input_), **options)
+
+
+async def overhead(contenders: list[Contender], sizes: Sizes) -> list[Row]:
+    """1. One run streaming N tokens: events/s over HTTP ÷ events/s in-process."""
+    floors = [await in_process_run({"tokens": sizes.tokens}) for _ in range(sizes.repeats)]
+    floor = statistics.median(events / seconds for events, _, seconds in floors)
+    rows: list[Row] = [
+        {
+            "contender": "in-process astream_events (floor)",
+            "tokens": sizes.tokens,
+            "events/s": round(floor),
+            "ratio": 1.0,
+        }
+    ]
+    for contender in contenders:
+        tokens = sizes.naive_tokens if contender.kind == "naive" else sizes.tokens
+        results = [await stream(contender, {"tokens": tokens}) for _ in range(sizes.repeats)]
+        ok = [r for r in results if r.error is None and r.status == 200]
+        if not ok:
+            rows.append({"contender": contender.name, "error": results[0].error})
+            continue
+        rate = statistics.median(r.events / r.finished for r in ok if r.finished)
+        token_bytes = [b for r in ok for b in r.token_bytes]
+        rows.append(
+            {
+                "contender": contender.name,
+                "tokens": tokens,
+                "events/s": round(rate),
+                "ratio": round(rate / floor, 2),
+                "bytes/event": round(sum(r.bytes for r in ok) / sum(r.events for r in ok)),
+                "bytes/token event": round(statistics.mean(token_bytes)) if token_bytes else None,
+            }
+        )
+    return rows
+
+
+async def first_event(contenders: list[Contender], sizes: Sizes) -> list[Row]:
+    """2. Sequential one-shot runs of the two-node graph: request → first graph event."""
+    floor = [(await in_process_run({"tokens": 1}))[1] * 1000 for _ in range(sizes.first_event_runs)]
+    rows: list[Row] = [
+        {
+            "contender": "in-process astream_events (floor)",
+            "p50 ms": round(pct(floor, 50), 2),
+            "p95 ms": round(pct(floor, 95), 2),
+        }
+    ]
+    for contender in contenders:
+        if contender.kind == "ceiling":
+            continue
+        times = []
+        for _ in range(sizes.first_event_runs):
+            result = await stream(contender, {"tokens": 1})
+            if result.first_event is not None:
+                times.append(result.first_event * 1000)
+        rows.append(
+            {
+                "contender": contender.name,
+                "runs": len(times),
+                "p50 ms": _round(pct(times, 50)),
+                "p95 ms": _round(pct(times, 95)),
+            }
+        )
+    return rows
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+class Sampler:
+    """Peak RSS of a contender's processes while a scenario runs."""
+
+    def __init__(self, contender: Contender) -> None:
+        self.contender = contender
+        self.peak = contender.rss()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _sample(self) -> None:
+        while True:
+            self.peak = max(self.peak, self.contender.rss())
+            await asyncio.sleep(0.1)
+
+    def __enter__(self) -> Sampler:
+        self._task = asyncio.get_running_loop().create_task(self._sample())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task:
+            self._task.cancel()
+
+
+async def concurrency(contenders: list[Contender], sizes: Sizes) -> list[Row]:
+    """3. N concurrent streams, each its own run of ~50 events over ~3 s."""
+    rows: list[Row] = []
+    for n in sizes.concurrency:
+        started = time.perf_counter()
+        floor = await asyncio.gather(*(in_process_run(PACED) for _ in range(n)))
+        durations = [seconds for _, _, seconds in floor]
+        floor_p99 = pct(durations, 99) or 0
+        rows.append(
+            {
+                "streams": n,
+                "contender": "in-process, gathered (floor)",
+                "completed": n,
+                "errors": 0,
+                "run p50 s": _round(pct(durations, 50)),
+                "run p99 s": _round(floor_p99),
+                "wall s": round(time.perf_counter() - started, 2),
+            }
+        )
+        for contender in contenders:
+            if contender.kind == "ceiling":
+                continue
+            cpu = contender.cpu_seconds()
+            with Sampler(contender) as sampler:
+                results = await asyncio.gather(
+                    *(stream(contender, PACED, latency=TOKEN, timeout=90) for _ in range(n))
+                )
+            completed = [
+                r for r in results if r.error is None and r.status == 200 and r.events >= 45
+            ]
+            durations = [r.finished for r in completed if r.finished]
+            latencies = [ms for r in completed for ms in r.latencies_ms]
+            rows.append(
+                {
+                    "streams": n,
+                    "contender": contender.name,
+                    "completed": len(completed),
+                    "errors": n - len(completed),
+                    "run p50 s": _round(pct(durations, 50)),
+                    "run p99 s": _round(pct(durations, 99)),
+                    "p99 ÷ floor": _round((pct(durations, 99) or 0) / floor_p99)
+                    if floor_p99
+                    else None,
+                    "latency p50 ms": _round(pct(latencies, 50), 1),
+                    "latency p99 ms": _round(pct(latencies, 99), 1),
+                    "server CPU s": round(contender.cpu_seconds() - cpu, 2),
+                    "peak RSS MB": round(sampler.peak / 2**20),
+                }
+            )
+    return rows
+
+
+async def fanout(contenders: list[Contender], sizes: Sizes) -> list[Row]:
+    """4. One run, many subscribers: delivery latency of its tokens."""
+    rows: list[Row] = []
+    for contender in [c for c in contenders if c.kind == "gateway"]:
+        base = f"http://127.0.0.1:{contender.port}"
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            created = await client.post("/runs", json={"input": {**PACED, "pause": 2}})
+            run_id = created.json()["run_id"]
+        results = await asyncio.gather(
+            *(
+                open_stream(contender.port, f"/runs/{run_id}/stream", latency=TOKEN, timeout=60)
+                for _ in range(sizes.fanout)
+            )
+        )
+        completed = [r for r in results if r.error is None and r.status == 200]
+        latencies = [ms for r in completed for ms in r.latencies_ms]
+        rows.append(
+            {
+                "contender": contender.name,
+                "subscribers": sizes.fanout,
+                "completed": len(completed),
+                "latency p50 ms": _round(pct(latencies, 50), 1),
+                "latency p99 ms": _round(pct(latencies, 99), 1),
+                "latencies": latencies,
+            }
+        )
+    return rows
+
+
+async def idle(contenders: list[Contender], sizes: Sizes) -> list[Row]:
+    """5. Open streams on paused runs, heartbeats on: server memory per connection."""
+    rows: list[Row] = []
+    for contender in [c for c in contenders if c.kind == "gateway"]:
+        for runs in (max(1, sizes.idle // 100), sizes.idle):
+            base = f"http://127.0.0.1:{contender.port}"
+            before = contender.rss()
+            async with httpx.AsyncClient(
+                base_url=base, timeout=60, limits=httpx.Limits(max_connections=50)
+            ) as client:
+                created = await asyncio.gather(
+                    *(
+                        client.post("/runs", json={"input": {"pause": 600, "tokens": 1}})
+                        for _ in range(runs)
+                    )
+                )
+                run_ids = [r.json()["run_id"] for r in created]
+                after_runs = contender.rss()
+                readers = [
+                    asyncio.create_task(
+                        open_stream(
+                            contender.port, f"/runs/{run_ids[i % runs]}/stream", timeout=600
+                        )
+                    )
+                    for i in range(sizes.idle)
+                ]
+                await asyncio.sleep(3 + sizes.idle / 500)
+                after_streams = contender.rss()
+                for task in readers:
+                    task.cancel()
+                await asyncio.gather(*readers, return_exceptions=True)
+                await asyncio.gather(*(client.post(f"/runs/{rid}/cancel") for rid in run_ids))
+            rows.append(
+                {
+                    "contender": contender.name,
+                    "streams": sizes.idle,
+                    "paused runs": runs,
+                    "RSS per stream KB": round((after_streams - after_runs) / sizes.idle / 1024, 1),
+                    "RSS per run KB": round((after_runs - before) / runs / 1024, 1),
+                }
+            )
+            await asyncio.sleep(1)
+    return rows
+
+
+async def replay(contenders: list[Contender], sizes: Sizes) -> list[Row]:
+    """6. Resuming a finished run of N events from the start."""
+    rows: list[Row] = []
+    for contender in [c for c in contenders if c.kind == "gateway"]:
+        base = f"http://127.0.0.1:{contender.port}"
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            created = await client.post(
+                "/runs", json={"input": {"tokens": sizes.replay_events - 7}}
+            )
+            run_id = created.json()["run_id"]
+            while (await client.get(f"/runs/{run_id}")).json()["status"] != "success":  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+            total = (await client.get(f"/runs/{run_id}")).json()["events"]
+        rates = []
+        for _ in range(sizes.repeats):
+            result = await open_stream(contender.port, f"/runs/{run_id}/stream")
+            rates.append(result.events / (result.finished or 1))
+        rows.append(
+            {
+                "contender": contender.name,
+                "events": total,
+                "events/s": round(statistics.median(rates)),
+            }
+        )
+    return rows
+
+
+Scenario = Callable[[list[Contender], Sizes], Awaitable[list[Row]]]
+SCENARIOS: dict[str, Scenario] = {
+    "overhead": overhead,
+    "first_event": first_event,
+    "concurrency": concurrency,
+    "fanout": fanout,
+    "idle": idle,
+    "replay": replay,
+}

@@ -1,0 +1,214 @@
+"""Starting and stopping the contenders, each its own process on a free loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Contender:
+    name: str
+    kind: str  # gateway | langgraph-dev | naive | ceiling
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+    ps: psutil.Process = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ps = psutil.Process(self.process.pid)
+
+    def request(self, input_: dict[str, Any]) -> dict[str, Any]:
+        """How this contender starts a run of the bench graph and streams it."""
+        if self.kind == "langgraph-dev":
+            body = {"assistant_id": "bench", "input": input_, "stream_mode": "events"}
+            return {"method": "POST", "path": "/runs/stream", "body": body}
+        if self.kind == "ceiling":
+            return {"path": f"/stream?events={input_.get('tokens', 10)}"}
+        query = urllib.parse.quote(json.dumps(input_, separators=(",", ":")))
+        return {"path": f"/stream?input={query}"}
+
+    def processes(self) -> list[psutil.Process]:
+        try:
+            return [self.ps, *self.ps.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for proc in self.processes():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        return total
+
+    def rss(self) -> int:
+        total = 0
+        for proc in self.processes():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += proc.memory_info().rss
+        return total
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not start in time")
+
+
+def _spawn(
+    name: str, kind: str, command: list[str], env: dict[str, str], ready: str, logs: Path
+) -> Contender:
+    port = free_port()
+    command = [part.replace("{port}", str(port)) for part in command]
+    log = logs / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**_base_env(), **env}, stdout=out, stderr=subprocess.STDOUT
+        )
+    _wait_ready(f"http://127.0.0.1:{port}{ready}", process, log)
+    return Contender(name, kind, port, process, log)
+
+
+def _base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["PYTHONPATH"] = str(ROOT)
+    env["LANGGRAPH_NO_ANALYTICS"] = "1"  # langgraph dev: no telemetry, nothing off this machine
+    env["LANGSMITH_TRACING"] = "false"
+    return env
+
+
+def gateway(name: str, logs: Path, store_url: str = "memory://", **settings: Any) -> Contender:
+    env = {
+        "GATEWAY_STORE_URL": store_url,
+        "GATEWAY_MAX_RUNS": "10000",
+        **{f"GATEWAY_{k.upper()}": str(v) for k, v in settings.items()},
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "app",
+        "serve",
+        "bench.graphs:graph",
+        "--port",
+        "{port}",
+        "--log-level",
+        "warning",
+    ]
+    return _spawn(name, "gateway", command, env, "/healthz", logs)
+
+
+def langgraph_dev(logs: Path, jobs: int = 1000) -> Contender:
+    command = [
+        str(Path(sys.executable).with_name("langgraph")),
+        "dev",
+        "--config",
+        "bench/langgraph.json",
+        "--no-browser",
+        "--no-reload",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--n-jobs-per-worker",
+        str(jobs),
+        "--server-log-level",
+        "WARNING",
+    ]
+    return _spawn("langgraph dev", "langgraph-dev", command, {}, "/ok", logs)
+
+
+def plain_app(name: str, kind: str, module: str, logs: Path) -> Contender:
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        module,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--log-level",
+        "warning",
+    ]
+    return _spawn(name, kind, command, {}, "/openapi.json", logs)
+
+
+class RedisServer:
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="bench-redis-")
+        self.port = free_port()
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise RuntimeError("redis-server is not installed (make test installs it)")
+        # Append-only file, fsync every second: the setting the README recommends.
+        self.process = subprocess.Popen(
+            [
+                executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                self.dir,
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while socket.socket().connect_ex(("127.0.0.1", self.port)) != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
