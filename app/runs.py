@@ -147,7 +147,12 @@ class RunManager:
     async def follow(self, record: RunRecord, after: int) -> AsyncIterator[Sequence[Event]]:
         """The run's events after `after`, counted as one of its readers meanwhile."""
         run_id = record.run_id
-        await self.store.add_subscriber(run_id, 1)
+        try:
+            await self.store.add_subscriber(run_id, 1)
+        except StoreUnavailable as exc:
+            # The response has started: end it cleanly, and the client resumes later.
+            logger.warning("cannot follow run %s: %s", run_id, exc)
+            return
         active = self._active.get(run_id)
         if active is not None and active.grace_timer is not None:
             active.grace_timer.cancel()

@@ -30,18 +30,20 @@ class Sizes:
     idle: int = 2000
     replay_events: int = 10_000
     repeats: int = 3
+    idle_settle_seconds: float = 3
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(
             tokens=2000,
-            naive_tokens=200,
-            first_event_runs=20,
-            concurrency=(100,),
-            fanout=200,
-            idle=300,
-            replay_events=3000,
+            naive_tokens=100,
+            first_event_runs=8,
+            concurrency=(50,),
+            fanout=100,
+            idle=100,
+            replay_events=2000,
             repeats=1,
+            idle_settle_seconds=0.5,
         )
 
 
@@ -269,7 +271,7 @@ async def idle(contenders: list[Contender], sizes: Sizes) -> list[Row]:
                     )
                     for i in range(sizes.idle)
                 ]
-                await asyncio.sleep(3 + sizes.idle / 500)
+                await asyncio.sleep(sizes.idle_settle_seconds + sizes.idle / 500)
                 after_streams = contender.rss()
                 for task in readers:
                     task.cancel()

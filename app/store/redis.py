@@ -37,7 +37,8 @@ GapFactory = Callable[[str, int, int], Event]
 PREFIX = "sse-gateway:"
 READ_BATCH = 256
 BLOCK_MS = 5000
-COMMAND_CONNECTIONS = 64
+COMMAND_CONNECTIONS = 256
+POOL_WAIT_SECONDS = 60
 OUTBOX_LIMIT = 1024
 COALESCE_SECONDS = 0.002
 FOLLOWER_BUFFER = 4096
@@ -180,7 +181,8 @@ class RedisStore:
             connection_pool=BlockingConnectionPool.from_url(
                 url,
                 max_connections=COMMAND_CONNECTIONS,
-                timeout=retry_seconds,
+                # Waiting for a free connection under load is not Redis being down.
+                timeout=POOL_WAIT_SECONDS,
                 socket_connect_timeout=2,
                 socket_timeout=5,
                 retry=retry,
