@@ -28,7 +28,6 @@ class Span:
     node: str
     started_ms: int
     step: int | None
-    path: list[str]
 
 
 @dataclass
@@ -83,7 +82,7 @@ class Translator:
         node = raw["name"]
         step = metadata.get("langgraph_step")
         path = _subgraph_path(metadata.get("langgraph_checkpoint_ns", ""))
-        self.open_nodes[run_id] = Span(node, now_ms, step, path)
+        self.open_nodes[run_id] = Span(node, now_ms, step)
         triggers = list(metadata.get("langgraph_triggers") or ())
         return [
             (

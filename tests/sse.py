@@ -6,6 +6,7 @@ import functools
 import importlib.util
 import json
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,9 +59,11 @@ def read_events(
     limit: int | None = None,
     json_body: Any = None,
     timeout: float = 30,
+    into: list[Received] | None = None,
 ) -> list[Received]:
-    """Events of one connection, until the server ends it or `limit` events have arrived."""
-    events: list[Received] = []
+    """Events of one connection, until the server ends it or `limit` events have arrived;
+    appended to `into` as they arrive, when given."""
+    events: list[Received] = [] if into is None else into
     deadline = time.monotonic() + timeout
     kwargs: dict[str, Any] = {"headers": headers or {}}
     if json_body is not None:
@@ -75,6 +78,32 @@ def read_events(
             if limit is not None and len(events) >= limit:
                 break
     return events
+
+
+class BackgroundReader:
+    """One stream read in a thread while the test does something else; `events` grows live."""
+
+    def __init__(self, client: httpx.Client, url: str, timeout: float = 40) -> None:
+        self.events: list[Received] = []
+        self.error: httpx.HTTPError | None = None
+        self._thread = threading.Thread(target=self._read, args=(client, url, timeout), daemon=True)
+        self._thread.start()
+
+    def _read(self, client: httpx.Client, url: str, timeout: float) -> None:
+        try:
+            read_events(client, url, timeout=timeout, into=self.events)
+        except httpx.HTTPError as exc:  # a connection the test breaks on purpose
+            self.error = exc
+
+    def wait_for(self, count: int, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.events) < count:
+            assert time.monotonic() < deadline, f"only {len(self.events)} events arrived"
+            time.sleep(0.02)
+
+    def finished(self, timeout: float) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
 
 def read_raw(

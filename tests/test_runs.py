@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import signal
-import threading
 import time
 
 import httpx
 import pytest
 from conftest import Server
-from sse import FAST, read_events, start_run, wait_status
+from sse import FAST, BackgroundReader, read_events, start_run, wait_status
 
 
 def test_run_status_moves_from_running_to_success(client: httpx.Client) -> None:
@@ -43,18 +41,12 @@ def test_a_failing_node_ends_the_run_with_errors(client: httpx.Client, node: str
 
 def test_cancel_ends_the_stream_with_run_end_cancelled(client: httpx.Client) -> None:
     run_id = start_run(client, delay=2)
-    received: list = []
-
-    def read() -> None:
-        received.extend(read_events(client, f"/runs/{run_id}/stream"))
-
-    reader = threading.Thread(target=read)
-    reader.start()
+    reader = BackgroundReader(client, f"/runs/{run_id}/stream")
     wait_status(client, run_id, "running")
     response = client.post(f"/runs/{run_id}/cancel")
     assert response.status_code == 202
-    reader.join(10)
-    assert not reader.is_alive()
+    assert reader.finished(10)
+    received = reader.events
     assert received[-1].name == "run.end" and received[-1].data["status"] == "cancelled"
     assert wait_status(client, run_id, "cancelled")["ended_at"] is not None
     again = client.post(f"/runs/{run_id}/cancel")
@@ -126,22 +118,14 @@ def test_finished_runs_expire_after_their_ttl(make_server) -> None:
 
 def test_sigterm_cancels_runs_and_ends_open_streams(make_server) -> None:
     srv: Server = make_server(shutdown_grace_seconds=2)
-    received: list = []
     with httpx.Client(base_url=srv.url, timeout=15) as c:
         run_id = start_run(c, delay=5)
-
-        def read() -> None:
-            with contextlib.suppress(httpx.HTTPError):
-                received.extend(read_events(c, f"/runs/{run_id}/stream"))
-
-        reader = threading.Thread(target=read)
-        reader.start()
-        wait_status(c, run_id, "running")
-        time.sleep(0.3)
+        reader = BackgroundReader(c, f"/runs/{run_id}/stream")
+        reader.wait_for(2)
         started = time.monotonic()
         code = srv.stop(signal.SIGTERM)
-        reader.join(10)
-    assert not reader.is_alive()
+        assert reader.finished(10)
+    received = reader.events
     assert time.monotonic() - started < 8
     # uvicorn re-raises the signal once it has shut down cleanly.
     assert code in (0, -signal.SIGTERM), srv.output()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import ROOT, TESTS, RedisServer, Server, free_port, start_server
-from sse import FAST, Received, read_events, start_run, wait_status
+from sse import FAST, BackgroundReader, Received, read_events, start_run, wait_status
 
 Spawn = Callable[..., Server]
 
@@ -83,14 +82,10 @@ def test_the_cancel_policy_counts_readers_on_every_process(spawn: Spawn) -> None
             "/runs", json={"input": {**FAST, "delay": 1.5}, "on_disconnect": "cancel"}
         )
         run_id = created.json()["run_id"]
-        received: list[Received] = []
         # A reader on B keeps the run owned by A alive past A's grace period...
-        reader = threading.Thread(
-            target=lambda: received.extend(read_events(on_b, f"/runs/{run_id}/stream"))
-        )
-        reader.start()
-        reader.join(30)
-        assert received[-1].data["status"] == "success"
+        reader = BackgroundReader(on_b, f"/runs/{run_id}/stream")
+        assert reader.finished(30)
+        assert reader.events[-1].data["status"] == "success"
         # ...and once the last reader (on B) leaves, A cancels the run.
         created = on_a.post("/runs", json={"input": {"delay": 5}, "on_disconnect": "cancel"})
         run_id = created.json()["run_id"]
@@ -102,19 +97,14 @@ def test_a_killed_process_s_runs_end_as_worker_lost(spawn: Spawn) -> None:
     a, b = spawn(run_lease_seconds=1.5), spawn(run_lease_seconds=1.5)
     with client(a) as on_a, client(b) as on_b:
         run_id = start_run(on_a, delay=10)
-        received: list[Received] = []
-        reader = threading.Thread(
-            target=lambda: received.extend(read_events(on_b, f"/runs/{run_id}/stream"))
-        )
-        reader.start()
-        wait_status(on_b, run_id, "running")
-        time.sleep(0.3)
+        reader = BackgroundReader(on_b, f"/runs/{run_id}/stream")
+        reader.wait_for(2)
         killed = time.monotonic()
         a.process.kill()
         status = wait_status(on_b, run_id, "error", timeout=10)
         assert time.monotonic() - killed < 1.5 * 3
-        reader.join(10)
-    assert not reader.is_alive()
+        assert reader.finished(10)
+    received = reader.events
     assert [e.name for e in received[-2:]] == ["run.error", "run.end"]
     assert received[-2].data["error"]["type"] == "WorkerLost"
     assert received[-1].data["status"] == "error"
@@ -122,77 +112,55 @@ def test_a_killed_process_s_runs_end_as_worker_lost(spawn: Spawn) -> None:
     assert status["events"] == len(received)
 
 
-def test_a_redis_restart_mid_run_hangs_no_stream_and_keeps_the_log(
-    spawn: Spawn, tmp_path: Path
-) -> None:
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of the test's own, to stop and start."""
     redis = RedisServer(tmp_path)
     redis.start()
-    try:
-        srv = spawn(store_url=redis.url)
-        with client(srv) as c:
-            run_id = start_run(c, delay=0.05, tokens=150, token_delay=0.02)
-            received: list[Received] = []
-            done = threading.Event()
+    yield redis
+    redis.stop()
 
-            def read() -> None:
-                try:
-                    received.extend(read_events(c, f"/runs/{run_id}/stream", timeout=40))
-                finally:
-                    done.set()
 
-            threading.Thread(target=read, daemon=True).start()
-            deadline = time.monotonic() + 10
-            while len(received) < 1 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(1)
-            redis.stop()
-            time.sleep(1)
-            redis.start()
-            assert done.wait(40), "the stream hung after Redis came back"
-            record = wait_status(c, run_id, "success", "error", timeout=20)
-            replay = read_events(c, f"/runs/{run_id}/stream", timeout=20)
-        assert [e.id for e in replay][: len(received)] == [e.id for e in received]
-        assert [e.seq for e in replay] == list(range(1, record["events"] + 1))
-        assert replay[-1].name == "run.end"
-    finally:
-        redis.stop()
+def test_a_redis_restart_mid_run_hangs_no_stream_and_keeps_the_log(
+    spawn: Spawn, private_redis: RedisServer
+) -> None:
+    srv = spawn(store_url=private_redis.url)
+    with client(srv) as c:
+        run_id = start_run(c, delay=0.05, tokens=150, token_delay=0.02)
+        reader = BackgroundReader(c, f"/runs/{run_id}/stream")
+        reader.wait_for(10)
+        private_redis.stop()
+        assert reader.events[-1].name != "run.end", "the run ended before Redis stopped"
+        time.sleep(1)
+        private_redis.start()
+        assert reader.finished(40), "the stream hung after Redis came back"
+        record = wait_status(c, run_id, "success", "error", timeout=20)
+        replay = read_events(c, f"/runs/{run_id}/stream", timeout=20)
+    received = reader.events
+    assert [e.id for e in replay][: len(received)] == [e.id for e in received]
+    assert [e.seq for e in replay] == list(range(1, record["events"] + 1))
+    assert replay[-1].name == "run.end"
 
 
 def test_readers_end_cleanly_while_redis_is_down_and_resume_after(
-    spawn: Spawn, tmp_path: Path
+    spawn: Spawn, private_redis: RedisServer
 ) -> None:
-    redis = RedisServer(tmp_path)
-    redis.start()
-    try:
-        srv = spawn(store_url=redis.url, run_lease_seconds=2)
-        with client(srv) as c:
-            run_id = start_run(c, delay=0.05, tokens=400, token_delay=0.02)
-            received: list[Received] = []
-            done = threading.Event()
-
-            def read() -> None:
-                try:
-                    received.extend(read_events(c, f"/runs/{run_id}/stream", timeout=40))
-                except httpx.HTTPError:
-                    pass
-                finally:
-                    done.set()
-
-            threading.Thread(target=read, daemon=True).start()
-            wait_status(c, run_id, "running")
-            time.sleep(0.5)
-            redis.stop()
-            assert done.wait(20), "a stream hung while Redis was down"
-            assert received and received[-1].name != "run.end"
-            assert c.get(f"/runs/{run_id}").status_code == 503
-            redis.start()
-            rest = read_events(
-                c, f"/runs/{run_id}/stream", timeout=30, headers={"Last-Event-ID": received[-1].id}
-            )
-        assert [e.seq for e in received + rest] == list(range(1, len(received) + len(rest) + 1))
-        assert rest[-1].name == "run.end" and rest[-1].data["status"] == "error"
-    finally:
-        redis.stop()
+    srv = spawn(store_url=private_redis.url, run_lease_seconds=2)
+    with client(srv) as c:
+        run_id = start_run(c, delay=0.05, tokens=400, token_delay=0.02)
+        reader = BackgroundReader(c, f"/runs/{run_id}/stream")
+        reader.wait_for(10)
+        private_redis.stop()
+        assert reader.finished(20), "a stream hung while Redis was down"
+        received = reader.events
+        assert received[-1].name != "run.end"
+        assert c.get(f"/runs/{run_id}").status_code == 503
+        private_redis.start()
+        rest = read_events(
+            c, f"/runs/{run_id}/stream", timeout=30, headers={"Last-Event-ID": received[-1].id}
+        )
+    assert [e.seq for e in received + rest] == list(range(1, len(received) + len(rest) + 1))
+    assert rest[-1].name == "run.end" and rest[-1].data["status"] == "error"
 
 
 def test_redis_down_at_start_up_is_one_clear_line(tmp_path: Path) -> None:
