@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -20,7 +18,7 @@ import anyio
 
 from app.events import Event, EventName, RunStatus, encode_event, now_ms
 from app.settings import DisconnectPolicy, Settings
-from app.store.base import AppendConflict, EventStore, RunRecord, StoreUnavailable
+from app.store.base import AppendConflict, EventStore, RunEnd, RunRecord, StoreUnavailable
 from app.translate import STREAM_MODE, RawPassthrough, Translator, error_info
 
 logger = logging.getLogger(__name__)
@@ -53,17 +51,46 @@ class RunWriter:
         self._max_payload = max_payload_bytes
         self.seq = seq
 
-    async def append(self, items: Emitted) -> None:
-        if not items:
-            return
+    def _encode(self, items: Emitted) -> list[Event]:
         ts = now_ms()
         first = self.seq + 1
-        events = [
+        return [
             encode_event(self.run_id, first + i, name, fields, ts, self._max_payload)
             for i, (name, fields) in enumerate(items)
         ]
+
+    async def append(self, items: Emitted) -> None:
+        if not items:
+            return
+        events = self._encode(items)
         await self._store.append(self.run_id, events)
         self.seq = events[-1].seq
+
+    async def end(self, items: Emitted, status: RunStatus, *, resync: bool = False) -> bool:
+        """Append the run's last events (ending with run.end), closing its log. True when these
+        ended the run; False when it had already ended (another process ended it as lost, or
+        it expired). While the store is unreachable this keeps trying: a run's log must end."""
+        delay = 0.05
+        while True:
+            try:
+                if resync:
+                    # Events in flight when the store failed may or may not have landed. (A run
+                    # that is gone has no last seq: the append below then says it has ended.)
+                    self.seq = await self._store.last_seq(self.run_id) or 0
+                events = self._encode(items)
+                await self._store.append(self.run_id, events, RunEnd(status, iso_now()))
+                await self._store.flush(self.run_id)
+                self.seq = events[-1].seq
+                return True
+            except AppendConflict as exc:
+                if exc.ended:
+                    return False
+            except StoreUnavailable as exc:
+                if delay == 0.05:
+                    logger.warning("run %s: cannot record its end yet: %s", self.run_id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2)
+            resync = True
 
 
 @dataclass
@@ -80,8 +107,8 @@ class RunManager:
         self.graph = graph
         self.store = store
         self.settings = settings
-        self.process_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._active: dict[str, _ActiveRun] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self._background: list[asyncio.Task[None]] = []
         self._chores: set[asyncio.Task[Any]] = set()
 
@@ -90,11 +117,11 @@ class RunManager:
         return len(self._active)
 
     async def open(self) -> None:
-        """Start listening for other processes' requests and keeping this one's leases."""
-        await self.store.ping()
+        """Start listening for other processes' requests and watching for stopped ones."""
+        await self.store.open(self.settings.run_lease_seconds)
         self._background = [
             asyncio.create_task(self._listen(), name="run-control"),
-            asyncio.create_task(self._keep_leases(), name="run-leases"),
+            asyncio.create_task(self._end_lost_runs(), name="lost-runs"),
         ]
 
     async def start(
@@ -113,12 +140,12 @@ class RunManager:
             created_at=iso_now(),
             mode=mode,
             on_disconnect=policy,
-            owner=self.process_id,
+            owner=self.store.process_id,
         )
-        await self.store.create_run(record, self.settings.run_lease_seconds)
+        await self.store.create_run(record)
         active = _ActiveRun(record.run_id, policy)
         self._active[record.run_id] = active
-        active.task = asyncio.create_task(
+        active.task = self._track(
             self._drive(active, record, input_, config or {}), name=f"run-{record.run_id}"
         )
         if policy is DisconnectPolicy.CANCEL:
@@ -204,6 +231,13 @@ class RunManager:
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)
 
+    def _track(self, coro: Any, name: str) -> asyncio.Task[None]:
+        """A task that writes a run's log: shutdown waits for it to write its run.end."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     async def _drive(
         self, active: _ActiveRun, record: RunRecord, input_: Any, config: dict[str, Any]
     ) -> None:
@@ -245,19 +279,8 @@ class RunManager:
         }
         if status is RunStatus.SUCCESS:
             end["output"] = translator.output
-        await self._finish(writer, status, [*failure, (EventName.RUN_END, end)])
-
-    async def _finish(self, writer: RunWriter, status: RunStatus, last: Emitted) -> None:
-        run_id = writer.run_id
-        try:
-            await writer.append(last)
-            await self.store.flush(run_id)
-            await self.store.set_status(run_id, status, ended_at=iso_now())
-        except AppendConflict:
+        if not await writer.end([*failure, (EventName.RUN_END, end)], status):
             logger.warning("run %s was ended by another process", run_id)
-        except StoreUnavailable as exc:
-            # Its lease lapses with it: once the store is back, a process ends it as lost.
-            logger.error("run %s: cannot record its end: %s", run_id, exc)
 
     def _forget(self, run_id: str) -> None:
         active = self._active.pop(run_id, None)
@@ -274,47 +297,48 @@ class RunManager:
             elif active.policy is DisconnectPolicy.CANCEL:
                 self._arm_grace_timer(active)
 
-    async def _keep_leases(self) -> None:
+    async def _end_lost_runs(self) -> None:
         lease = self.settings.run_lease_seconds
         while True:
             await asyncio.sleep(lease / 4)
             try:
-                if self._active:
-                    for run_id in await self.store.renew_leases(list(self._active), lease):
-                        # Another process has ended it as lost; stop writing to its log.
-                        if run_id in self._active:
-                            self._cancel_local(self._active[run_id])
-                for run_id in await self.store.claim_expired():
-                    await self._end_lost_run(run_id)
+                for run_id in await self.store.claim_lost_runs():
+                    self._track(self._end_lost_run(run_id), name=f"lost-{run_id}")
             except StoreUnavailable as exc:
-                logger.warning("cannot renew run leases: %s", exc)
+                logger.warning("cannot look for stopped processes: %s", exc)
 
     async def _end_lost_run(self, run_id: str) -> None:
-        record = await self.store.get_run(run_id)
-        if record is None or record.status.finished:
+        try:
+            record = await self.store.get_run(run_id)
+        except StoreUnavailable:
+            record = None  # the writer below retries; the record only names the owner
+        if record is not None and record.status.finished:
             return
-        logger.warning("run %s lost its process %s: ending it", run_id, record.owner)
-        writer = RunWriter(self.store, run_id, self.settings.max_payload_bytes, seq=record.events)
-        error = WorkerLost(f"the process running this run ({record.owner}) stopped")
-        await self._finish(
-            writer,
-            RunStatus.ERROR,
+        owner = record.owner if record is not None else "unknown"
+        error = WorkerLost(f"the process running this run ({owner}) stopped")
+        writer = RunWriter(self.store, run_id, self.settings.max_payload_bytes)
+        ended = await writer.end(
             [
                 (EventName.RUN_ERROR, {"error": error_info(error)}),
                 (EventName.RUN_END, {"status": RunStatus.ERROR, "duration_ms": None}),
             ],
+            RunStatus.ERROR,
+            resync=True,
         )
+        if ended:
+            logger.warning("run %s lost its process %s: ended it", run_id, owner)
 
     async def shutdown(self) -> None:
         """Cancel every active run and wait until each has written its run.end."""
-        tasks = [a.task for a in self._active.values() if a.task is not None]
         for active in list(self._active.values()):
             self._cancel_local(active)
-        if tasks:
-            await asyncio.wait(tasks, timeout=10)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=10)
 
     async def close(self) -> None:
         await self.shutdown()
-        for task in [*self._background, *self._chores]:
+        # What is left is waiting for an unreachable store: another process ends those runs.
+        leftover = [*self._background, *self._chores, *self._tasks]
+        for task in leftover:
             task.cancel()
-        await asyncio.gather(*self._background, *self._chores, return_exceptions=True)
+        await asyncio.gather(*leftover, return_exceptions=True)

@@ -128,6 +128,15 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     redis.stop()
 
 
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of the test's own, to stop and start."""
+    redis = RedisServer(tmp_path)
+    redis.start()
+    yield redis
+    redis.stop()
+
+
 @pytest.fixture(scope="session", params=["memory", "redis"])
 def store_url(request: pytest.FixtureRequest) -> str:
     """Each end-to-end contract test runs once over each event store."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -81,8 +82,8 @@ async def huge_output(state: State) -> dict[str, Any]:
     return {"result": "x" * 300_000}
 
 
-def _single(name: str, node: Any) -> StateGraph:
-    builder = StateGraph(State)
+def _single(name: str, node: Any, state: Any = State) -> StateGraph:
+    builder = StateGraph(state)
     builder.add_node(name, node)
     builder.add_edge(START, name)
     builder.add_edge(name, END)
@@ -108,3 +109,30 @@ async def ticking(state: State) -> dict[str, Any]:
 
 ticks = _single("tick", ticking).compile(name="ticks")
 not_a_graph = 42
+
+
+async def pausing(state: dict[str, Any]) -> dict[str, Any]:
+    await adispatch_custom_event("before", {})
+    await asyncio.sleep(float(state.get("pause", 1)))
+    await adispatch_custom_event("after", {})
+    return {"result": "done"}
+
+
+class PauseState(TypedDict, total=False):
+    pause: float
+    result: Any
+
+
+# One node that goes quiet for `pause` seconds between two custom events.
+quiet = _single("pause", pausing, PauseState).compile(name="quiet")
+
+
+async def blocking(state: dict[str, Any]) -> dict[str, Any]:
+    await adispatch_custom_event("before", {})
+    time.sleep(float(state.get("pause", 1)))  # noqa: ASYNC251 (stalls the event loop on purpose)
+    await adispatch_custom_event("after", {})
+    return {"result": "done"}
+
+
+# One node that stalls its process's event loop for `pause` seconds.
+stall = _single("block", blocking, PauseState).compile(name="stall")

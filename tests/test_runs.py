@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 from conftest import Server
-from sse import FAST, BackgroundReader, read_events, start_run, wait_status
+from sse import FAST, BackgroundReader, read_events, read_raw, start_run, wait_status
 
 
 def test_run_status_moves_from_running_to_success(client: httpx.Client) -> None:
@@ -132,3 +132,33 @@ def test_sigterm_cancels_runs_and_ends_open_streams(make_server) -> None:
     assert "Traceback" not in srv.output()
     assert received[-1].name == "run.end", [e.name for e in received]
     assert received[-1].data["status"] == "cancelled"
+
+
+def test_a_run_silent_longer_than_every_timeout_keeps_its_stream(
+    make_server, store_url: str
+) -> None:
+    # Every timeout between the run and the reader is made short (the Redis socket timeout and
+    # block through the URL, the retry window, the send timeout), then the run goes quiet for
+    # three times the longest of them.
+    if store_url.startswith("redis"):
+        store_url += "?socket_timeout=1"
+    srv: Server = make_server(
+        "sample_graphs:quiet",
+        store_url=store_url,
+        store_retry_seconds=1,
+        send_timeout_seconds=1,
+        heartbeat_seconds=0.5,
+    )
+    with httpx.Client(base_url=srv.url, timeout=10) as c:
+        created = c.post("/runs", json={"input": {"pause": 6}})
+        response, body = read_raw(c, created.json()["stream_url"], seconds=30)
+    assert response.status_code == 200
+    blocks = [block for block in body.split(b"\n\n") if block]
+    kinds = [block.split(b"\n")[0].removeprefix(b"event: ").decode() for block in blocks[1:]]
+    assert [k for k in kinds if k != ": heartbeat"] == [
+        *("run.start", "node.start", "custom", "custom", "node.end", "run.end")
+    ]
+    assert b'"status":"success"' in blocks[kinds.index("run.end") + 1]
+    # Heartbeats fill the pause between the two custom events.
+    first, second = (i for i, kind in enumerate(kinds) if kind == "custom")
+    assert set(kinds[first + 1 : second]) == {": heartbeat"} and second - first > 10

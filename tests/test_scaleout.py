@@ -112,13 +112,16 @@ def test_a_killed_process_s_runs_end_as_worker_lost(spawn: Spawn) -> None:
     assert status["events"] == len(received)
 
 
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A Redis of the test's own, to stop and start."""
-    redis = RedisServer(tmp_path)
-    redis.start()
-    yield redis
-    redis.stop()
+def test_a_stalled_event_loop_does_not_make_its_runs_lost(spawn: Spawn) -> None:
+    # The owner's loop stands still for three leases; its heartbeat thread speaks for it.
+    a = spawn(graph="sample_graphs:stall", run_lease_seconds=1)
+    b = spawn(graph="sample_graphs:stall", run_lease_seconds=1)
+    with client(a) as on_a, client(b) as on_b:
+        created = on_a.post("/runs", json={"input": {"pause": 3}})
+        reader = BackgroundReader(on_b, created.json()["stream_url"])
+        assert reader.finished(20)
+    assert [e.name for e in reader.events][-2:] == ["node.end", "run.end"]
+    assert reader.events[-1].data["status"] == "success"
 
 
 def test_a_redis_restart_mid_run_hangs_no_stream_and_keeps_the_log(
@@ -140,6 +143,26 @@ def test_a_redis_restart_mid_run_hangs_no_stream_and_keeps_the_log(
     assert [e.id for e in replay][: len(received)] == [e.id for e in received]
     assert [e.seq for e in replay] == list(range(1, record["events"] + 1))
     assert replay[-1].name == "run.end"
+
+
+def test_a_redis_outage_ends_no_live_run_as_lost(spawn: Spawn, private_redis: RedisServer) -> None:
+    # Longer than the lease, shorter than the retry window: the runs go on through it.
+    a = spawn(store_url=private_redis.url, run_lease_seconds=2)
+    b = spawn(store_url=private_redis.url, run_lease_seconds=2)
+    with client(a) as on_a, client(b) as on_b:
+        run_ids = [start_run(on_a, delay=0.5, tokens=60, token_delay=0.05) for _ in range(5)]
+        readers = [BackgroundReader(on_b, f"/runs/{run_id}/stream") for run_id in run_ids]
+        for reader in readers:
+            reader.wait_for(3)
+        private_redis.stop()
+        time.sleep(3)
+        private_redis.start()
+        for reader in readers:
+            assert reader.finished(40)
+    for reader in readers:
+        assert reader.events[-1].name == "run.end"
+        assert reader.events[-1].data["status"] == "success", reader.events[-2:]
+        assert [e.seq for e in reader.events] == list(range(1, len(reader.events) + 1))
 
 
 def test_readers_end_cleanly_while_redis_is_down_and_resume_after(

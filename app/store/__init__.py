@@ -30,6 +30,7 @@ def open_store(settings: Settings) -> EventStore:
             max_events_per_run=settings.max_events_per_run,
             run_ttl_seconds=settings.run_ttl_seconds,
             gap_event=gap_event_factory(settings.max_payload_bytes),
+            retry_seconds=settings.store_retry_seconds,
         )
     raise StoreConfigError(
         f"GATEWAY_STORE_URL {settings.store_url!r}: unsupported store "

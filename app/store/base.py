@@ -3,6 +3,9 @@ the little coordination that lets several server processes share runs."""
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -12,12 +15,31 @@ from app.events import Event, RunStatus
 ControlKind = Literal["cancel", "idle"]
 
 
+def new_process_id() -> str:
+    """Unique per process and start: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
 class StoreUnavailable(Exception):
     """The store cannot be reached (after a short retry)."""
 
 
 class AppendConflict(Exception):
-    """The log no longer ends where the writer thinks: another process has ended the run."""
+    """The log no longer ends where the writer thinks: another writer got there first, or the
+    log has ended (`ended`), after which nothing can be appended."""
+
+    def __init__(self, message: str, *, ended: bool) -> None:
+        super().__init__(message)
+        self.ended = ended
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnd:
+    """Appended with a run's last event (its run.end): the log closes with it, and the run's
+    final status is recorded in the same step."""
+
+    status: RunStatus
+    ended_at: str
 
 
 @dataclass(slots=True)
@@ -42,23 +64,39 @@ class RunRecord:
 
 
 class EventStore(Protocol):
+    @property
+    def process_id(self) -> str:
+        """This process, as the owner of the runs it starts."""
+        ...
+
     async def ping(self) -> None:
         """Raise StoreUnavailable when the store cannot be used."""
 
-    async def create_run(self, record: RunRecord, lease_seconds: float) -> None: ...
+    async def open(self, lease_seconds: float) -> None:
+        """Announce this process, so another one can tell when it has stopped; raises
+        StoreUnavailable when the store cannot be used."""
+
+    async def create_run(self, record: RunRecord) -> None: ...
 
     async def get_run(self, run_id: str) -> RunRecord | None: ...
 
-    async def set_status(self, run_id: str, status: RunStatus, ended_at: str | None = None) -> None:
-        """Record a status change; a finished run stays readable for the store's TTL."""
+    async def set_status(self, run_id: str, status: RunStatus) -> None:
+        """Record that a run has moved on (pending → running); never changes an ended run. A
+        run's final status is recorded by the append that ends its log."""
 
-    async def append(self, run_id: str, events: Sequence[Event]) -> None:
+    async def append(self, run_id: str, events: Sequence[Event], end: RunEnd | None = None) -> None:
         """Add events in seq order; the oldest are dropped beyond the retention limit. A store
-        may write them a moment later (see flush). Raises AppendConflict when the events do not
-        follow the log's last one, and StoreUnavailable when the store cannot take them."""
+        may write them a moment later (see flush). With `end`, the last event is the run's
+        run.end: it closes the log and records the final status atomically, so whoever appends
+        one first ends the run, and every later append is refused. Raises AppendConflict when
+        the events do not follow the log's last one or the log has ended, and StoreUnavailable
+        when the store cannot take them."""
 
     async def flush(self, run_id: str) -> None:
         """Wait until every event appended so far is stored; raises what appending raised."""
+
+    async def last_seq(self, run_id: str) -> int | None:
+        """The seq of the log's last stored event (0 for none); None for an unknown run."""
 
     def read(self, run_id: str, after: int) -> AsyncIterator[Sequence[Event]]:
         """Batches of the events after seq `after`: those kept, then live ones as they are
@@ -76,12 +114,8 @@ class EventStore(Protocol):
         """The messages published for runs, as they come."""
         ...
 
-    async def renew_leases(self, run_ids: Sequence[str], lease_seconds: float) -> list[str]:
-        """Extend the owner's lease on running runs; returns those it no longer holds."""
-        ...
-
-    async def claim_expired(self) -> list[str]:
-        """Runs whose owner stopped renewing its lease, each claimed by one process only."""
+    async def claim_lost_runs(self) -> list[str]:
+        """Runs whose process has stopped, each handed to one caller only, to be ended."""
         ...
 
     async def close(self) -> None: ...

@@ -8,19 +8,20 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from app.events import Event, EventName, RunStatus
-from app.store.base import AppendConflict, ControlKind, RunRecord
+from app.store.base import AppendConflict, ControlKind, RunEnd, RunRecord, new_process_id
 
 GapFactory = Callable[[str, int, int], Event]
 READ_BATCH = 1024
 
 
 class _RunLog:
-    __slots__ = ("changed", "closed", "events", "last_seq")
+    __slots__ = ("changed", "closed", "ended", "events", "last_seq")
 
     def __init__(self, max_events: int) -> None:
         self.events: deque[Event] = deque(maxlen=max_events)
         self.last_seq = 0
-        self.closed = False
+        self.ended = False  # its run.end is in
+        self.closed = False  # evicted
         self.changed: asyncio.Event | None = None
 
     def wake_readers(self) -> None:
@@ -51,11 +52,19 @@ class MemoryStore:
         self._evictions: dict[str, asyncio.TimerHandle] = {}
         self._subscribers: dict[str, int] = {}
         self._control: asyncio.Queue[tuple[ControlKind, str]] = asyncio.Queue()
+        self._process_id = new_process_id()
+
+    @property
+    def process_id(self) -> str:
+        return self._process_id
 
     async def ping(self) -> None:
         return None
 
-    async def create_run(self, record: RunRecord, lease_seconds: float = 0) -> None:
+    async def open(self, lease_seconds: float) -> None:
+        return None
+
+    async def create_run(self, record: RunRecord) -> None:
         self._runs[record.run_id] = record
         self._logs[record.run_id] = _RunLog(self._max_events)
 
@@ -65,28 +74,36 @@ class MemoryStore:
             record.events = self._logs[run_id].last_seq
         return record
 
-    async def set_status(self, run_id: str, status: RunStatus, ended_at: str | None = None) -> None:
+    async def set_status(self, run_id: str, status: RunStatus) -> None:
         record = self._runs.get(run_id)
-        if record is None:
-            return
-        record.status = status
-        record.ended_at = ended_at
-        if status.finished:
-            loop = asyncio.get_running_loop()
-            self._evictions[run_id] = loop.call_later(self._ttl, self._evict, run_id)
+        if record is not None and not self._logs[run_id].ended:
+            record.status = status
 
-    async def append(self, run_id: str, events: Sequence[Event]) -> None:
-        log = self._logs[run_id]
+    async def append(self, run_id: str, events: Sequence[Event], end: RunEnd | None = None) -> None:
+        log = self._logs.get(run_id)
+        if log is None or log.ended:
+            raise AppendConflict(f"run {run_id}: its log has ended", ended=True)
         if events[0].seq != log.last_seq + 1:
             raise AppendConflict(
-                f"run {run_id}: log ends at {log.last_seq}, not {events[0].seq - 1}"
+                f"run {run_id}: log ends at {log.last_seq}, not {events[0].seq - 1}", ended=False
             )
         log.events.extend(events)
         log.last_seq = events[-1].seq
+        if end is not None:
+            log.ended = True
+            record = self._runs[run_id]
+            record.status = end.status
+            record.ended_at = end.ended_at
+            loop = asyncio.get_running_loop()
+            self._evictions[run_id] = loop.call_later(self._ttl, self._evict, run_id)
         log.wake_readers()
 
     async def flush(self, run_id: str) -> None:
         return None
+
+    async def last_seq(self, run_id: str) -> int | None:
+        log = self._logs.get(run_id)
+        return None if log is None else log.last_seq
 
     async def read(self, run_id: str, after: int) -> AsyncIterator[Sequence[Event]]:
         log = self._logs.get(run_id)
@@ -120,10 +137,7 @@ class MemoryStore:
         while True:
             yield await self._control.get()
 
-    async def renew_leases(self, run_ids: Sequence[str], lease_seconds: float) -> list[str]:
-        return []
-
-    async def claim_expired(self) -> list[str]:
+    async def claim_lost_runs(self) -> list[str]:
         return []
 
     def _evict(self, run_id: str) -> None:
