@@ -7,8 +7,10 @@ import asyncio
 import sys
 
 import uvicorn
+from langgraph.pregel import Pregel
 from pydantic import ValidationError
 
+from app.checkpointers import CheckpointerConfigError, check_checkpointer, open_checkpointing
 from app.graphs import GraphLoadError, load_graph
 from app.main import create_app
 from app.settings import Settings
@@ -31,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings(**({"graph": args.graph} if args.graph else {}))
         # Fail here, in one line, rather than inside the server's start-up traceback.
-        load_graph(settings.graph)
-        asyncio.run(_check_store(settings))
-    except (GraphLoadError, StoreConfigError, StoreUnavailable) as exc:
+        graph = load_graph(settings.graph)
+        asyncio.run(_check_services(graph, settings))
+    except (GraphLoadError, StoreConfigError, StoreUnavailable, CheckpointerConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:
@@ -52,9 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-async def _check_store(settings: Settings) -> None:
+async def _check_services(graph: Pregel, settings: Settings) -> None:
+    check_checkpointer(settings)
     store = open_store(settings)
     try:
         await store.ping()
     finally:
         await store.close()
+    async with open_checkpointing(graph, settings):
+        pass

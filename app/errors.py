@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.payload import dumps
+from app.runs import AtCapacity
 from app.store.base import StoreUnavailable
 
 
@@ -58,6 +59,10 @@ async def store_unavailable(request: Request, exc: Exception) -> Response:
     return JSONBody(_body("store_unavailable", str(exc)), 503, headers={"Retry-After": "2"})
 
 
+async def at_capacity(request: Request, exc: Exception) -> Response:
+    return JSONBody(_body("at_capacity", str(exc)), 429, headers={"Retry-After": "1"})
+
+
 async def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     return JSONBody(
@@ -73,6 +78,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 HANDLERS = {
     ApiError: api_error,
     StoreUnavailable: store_unavailable,
+    AtCapacity: at_capacity,
     RequestValidationError: validation_error,
     StarletteHTTPException: http_error,
 }

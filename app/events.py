@@ -23,6 +23,7 @@ class EventName(StrEnum):
     TOOL_END = "tool.end"
     CUSTOM = "custom"
     STREAM_GAP = "stream.gap"
+    RUN_INTERRUPT = "run.interrupt"
     RUN_ERROR = "run.error"
     RUN_END = "run.end"
 
@@ -33,10 +34,11 @@ class RunStatus(StrEnum):
     SUCCESS = "success"
     ERROR = "error"
     CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # paused at interrupt(): its thread waits to be resumed
 
     @property
     def finished(self) -> bool:
-        return self in (RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.CANCELLED)
+        return self not in (RunStatus.PENDING, RunStatus.RUNNING)
 
 
 ENVELOPE = ("run_id", "seq", "ts")

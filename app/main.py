@@ -2,42 +2,46 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import api
+from app.checkpointers import open_checkpointing
 from app.errors import HANDLERS
 from app.graphs import describe_graph, load_graph
 from app.runs import RunManager
 from app.settings import Settings
 from app.store import open_store
+from app.threads import Threads
+
+# Start-up lines go where uvicorn's own go.
+logger = logging.getLogger("uvicorn.error")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Without settings, they are read from the environment when the app starts, not before."""
 
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = settings or Settings()
         graph = load_graph(resolved.graph)
-        store = open_store(resolved)
-        manager = RunManager(graph, store, resolved)
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            checkpointing = await stack.enter_async_context(open_checkpointing(graph, resolved))
+            logger.info("checkpointer: %s", checkpointing.description)
+            store = open_store(resolved)
+            stack.push_async_callback(store.close)
+            manager = RunManager(checkpointing, store, resolved)
             await manager.open()
-        except Exception:
-            await store.close()
-            raise
-        app.state.settings = resolved
-        app.state.graph_description = describe_graph(graph)
-        app.state.manager = manager
-        try:
+            stack.push_async_callback(manager.close)
+            app.state.settings = resolved
+            app.state.graph_description = describe_graph(graph)
+            app.state.manager = manager
+            app.state.threads = Threads(manager)
             yield
-        finally:
-            await manager.close()
-            await store.close()
 
     app = FastAPI(title="LangGraph SSE gateway", lifespan=lifespan, exception_handlers=HANDLERS)  # type: ignore[arg-type]
     app.include_router(api.router)

@@ -2,30 +2,107 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.errors import ApiError
 from app.events import EVENT_NAME_RE, EventName, InvalidEventId, parse_event_id
+from app.runs import RunSpec
 from app.settings import DisconnectPolicy
+from app.store.base import MultitaskStrategy
 
-RESERVED_QUERY = frozenset({"input", "last_event_id", "events", "mode"})
+RESERVED_QUERY = frozenset(
+    {"input", "last_event_id", "events", "mode", "thread_id", "command", "multitask_strategy"}
+)
 Mode = Literal["events", "raw"]
+ThreadId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
+BODY_SHAPE = (
+    '{"input": {...} | "command": {"resume"?, "update"?, "goto"?}, "config"?: {...}, '
+    '"on_disconnect"?: "continue"|"cancel", "mode"?: "events"|"raw", "thread_id"?: str, '
+    '"multitask_strategy"?: "reject"|"interrupt"|"enqueue", "if_not_exists"?: "reject"|"create"}'
+)
+
+
+class CommandRequest(BaseModel):
+    """LangGraph's Command, as a client sends it: answer interrupts, update state, go to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resume: Any = None
+    update: dict[str, Any] | list[Any] | None = None
+    goto: str | list[str] | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> CommandRequest:
+        if not self.model_fields_set:
+            raise ValueError("a command needs at least one of resume, update or goto")
+        return self
+
+    def given(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
 
 
 class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    input: dict[str, Any]
+    input: dict[str, Any] | None = None
+    command: CommandRequest | None = None
     config: dict[str, Any] | None = None
     on_disconnect: DisconnectPolicy | None = None
     mode: Mode = "events"
+    thread_id: ThreadId | None = None
+    multitask_strategy: MultitaskStrategy = MultitaskStrategy.REJECT
+    if_not_exists: Literal["reject", "create"] = "reject"
+
+    @model_validator(mode="after")
+    def _input_or_command(self) -> RunRequest:
+        if (self.input is None) == (self.command is None):
+            raise ValueError("give either input (a new run) or command (to resume a thread)")
+        return self
+
+    def spec(self, thread_id: str | None = None) -> RunSpec:
+        thread_id = thread_id or self.thread_id
+        config = self.config or {}
+        given = config.get("configurable", {}).get("thread_id")
+        if thread_id is not None and given is not None and given != thread_id:
+            raise ApiError(
+                400,
+                "thread_id_mismatch",
+                f"config.configurable.thread_id {given!r} is not the run's thread {thread_id!r}",
+            )
+        if self.thread_id is not None and self.thread_id != thread_id:
+            raise ApiError(
+                400,
+                "thread_id_mismatch",
+                f"the body's thread_id {self.thread_id!r} is not the thread {thread_id!r}",
+            )
+        return RunSpec(
+            input=self.input,
+            command=self.command.given() if self.command is not None else None,
+            config=config,
+            on_disconnect=self.on_disconnect,
+            mode=self.mode,
+            thread_id=thread_id,
+            strategy=self.multitask_strategy,
+        )
 
 
-async def read_run_request(request: Request, max_bytes: int) -> RunRequest:
+class ThreadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    thread_id: ThreadId | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_body(request: Request, max_bytes: int, model: type[M], shape: str) -> M:
+    """The request's JSON body as `model`: 413 beyond `max_bytes`, 422 when not JSON or not
+    of the model's shape (described by `shape` in the error)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(max_bytes)
@@ -35,17 +112,20 @@ async def read_run_request(request: Request, max_bytes: int) -> RunRequest:
         if len(body) > max_bytes:
             raise _too_large(max_bytes)
     try:
-        return RunRequest.model_validate(orjson.loads(body))
+        return model.model_validate(orjson.loads(body or b"{}"))
     except orjson.JSONDecodeError as exc:
         raise ApiError(422, "invalid_body", f"the body is not JSON: {exc}") from exc
     except ValidationError as exc:
         raise ApiError(
             422,
             "invalid_body",
-            "the body does not match "
-            '{"input": {...}, "config"?: {...}, "on_disconnect"?: "continue"|"cancel"}',
+            f"the body does not match {shape}",
             details=exc.errors(include_url=False, include_context=False),
         ) from exc
+
+
+async def read_run_request(request: Request, max_bytes: int) -> RunRequest:
+    return await read_body(request, max_bytes, RunRequest, BODY_SHAPE)
 
 
 def _too_large(max_bytes: int) -> ApiError:
@@ -53,20 +133,41 @@ def _too_large(max_bytes: int) -> ApiError:
 
 
 def one_shot_request(request: Request) -> RunRequest:
-    """GET /stream: `?input=<JSON object>` plus every other non-reserved parameter as a string."""
+    """GET /stream: `?input=<JSON object>` plus every other non-reserved parameter as a string;
+    `?thread_id=`, `?command=<JSON object>` and `?multitask_strategy=` as in a body."""
     query = request.query_params
-    input_: dict[str, Any] = {}
-    if "input" in query:
-        try:
-            input_ = orjson.loads(query["input"])
-        except orjson.JSONDecodeError as exc:
-            raise ApiError(422, "invalid_input", f"?input is not JSON: {exc}") from exc
-        if not isinstance(input_, dict):
-            raise ApiError(422, "invalid_input", "?input must be a JSON object")
+    input_: dict[str, Any] = _json_query(query, "input") or {}
     for key, value in query.items():
         if key not in RESERVED_QUERY:
             input_[key] = value
-    return RunRequest(input=input_, mode=stream_mode(request) or "events")
+    fields: dict[str, Any] = {"mode": stream_mode(request) or "events"}
+    command = _json_query(query, "command")
+    fields.update({"command": command} if command is not None else {"input": input_})
+    for name in ("thread_id", "multitask_strategy"):
+        if name in query:
+            fields[name] = query[name]
+    try:
+        return RunRequest.model_validate(fields)
+    except ValidationError as exc:
+        raise ApiError(
+            422,
+            "invalid_query",
+            "the query does not make a run: ?input=<JSON object> or input fields, or "
+            "?command=<JSON object>; ?thread_id=, ?multitask_strategy=",
+            details=exc.errors(include_url=False, include_context=False),
+        ) from exc
+
+
+def _json_query(query: Any, name: str) -> dict[str, Any] | None:
+    if name not in query:
+        return None
+    try:
+        value = orjson.loads(query[name])
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(422, f"invalid_{name}", f"?{name} is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ApiError(422, f"invalid_{name}", f"?{name} must be a JSON object")
+    return value
 
 
 def resume_position(request: Request) -> tuple[str, int] | None:

@@ -1,6 +1,6 @@
 """RunManager: starts runs as background tasks that write their log, and owns their lifecycle:
-cancellation, the disconnect policy, the limit on active runs, and (with a shared store) the
-leases that let another process end the runs of a process that died."""
+a run's turn on its thread, cancellation, the disconnect policy, the limit on active runs, and
+(with a shared store) ending the runs of a process that has stopped."""
 
 from __future__ import annotations
 
@@ -10,20 +10,38 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from langgraph.types import Command
 
-from app.events import Event, EventName, RunStatus, encode_event, now_ms
+from app.checkpointers import Checkpointing
+from app.events import Event, EventName, RunStatus, now_ms
 from app.settings import DisconnectPolicy, Settings
-from app.store.base import AppendConflict, EventStore, RunEnd, RunRecord, StoreUnavailable
-from app.translate import STREAM_MODE, RawPassthrough, Translator, error_info
+from app.store.base import (
+    AppendConflict,
+    EventStore,
+    MultitaskStrategy,
+    RunRecord,
+    StoreUnavailable,
+    ThreadBusy,
+    ThreadMissing,
+    ThreadRecord,
+    ThreadTurn,
+)
+from app.translate import (
+    STREAM_MODE,
+    PendingInterrupt,
+    RawPassthrough,
+    Translator,
+    error_info,
+    interrupt_list,
+    pending_interrupts,
+)
+from app.writer import Emitted, RunWriter, iso_now, until_stored
 
 logger = logging.getLogger(__name__)
-
-Emitted = list[tuple[str, dict[str, Any]]]
 
 
 class AtCapacity(Exception):
@@ -33,78 +51,49 @@ class AtCapacity(Exception):
 
 
 class WorkerLost(Exception):
-    """The process running the run stopped renewing its lease."""
+    """The process running the run stopped."""
 
 
-def iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+class CheckpointerRequired(Exception):
+    """The graph paused at interrupt(), which needs a checkpointer to be resumed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the graph called interrupt(), which needs a checkpointer to pause and resume: "
+            "serve it with GATEWAY_CHECKPOINTER set (memory://, sqlite:///file.db or "
+            "postgresql://…)"
+        )
 
 
-class RunWriter:
-    """Numbers a run's events after `seq` (1, 2, 3, … for a new run) and appends them."""
+@dataclass(frozen=True)
+class RunSpec:
+    """What a run is asked to do: its input (or, to resume a thread, a command) and where."""
 
-    def __init__(
-        self, store: EventStore, run_id: str, max_payload_bytes: int, seq: int = 0
-    ) -> None:
-        self._store = store
-        self.run_id = run_id
-        self._max_payload = max_payload_bytes
-        self.seq = seq
-
-    def _encode(self, items: Emitted) -> list[Event]:
-        ts = now_ms()
-        first = self.seq + 1
-        return [
-            encode_event(self.run_id, first + i, name, fields, ts, self._max_payload)
-            for i, (name, fields) in enumerate(items)
-        ]
-
-    async def append(self, items: Emitted) -> None:
-        if not items:
-            return
-        events = self._encode(items)
-        await self._store.append(self.run_id, events)
-        self.seq = events[-1].seq
-
-    async def end(self, items: Emitted, status: RunStatus, *, resync: bool = False) -> bool:
-        """Append the run's last events (ending with run.end), closing its log. True when these
-        ended the run; False when it had already ended (another process ended it as lost, or
-        it expired). While the store is unreachable this keeps trying: a run's log must end."""
-        delay = 0.05
-        while True:
-            try:
-                if resync:
-                    # Events in flight when the store failed may or may not have landed. (A run
-                    # that is gone has no last seq: the append below then says it has ended.)
-                    self.seq = await self._store.last_seq(self.run_id) or 0
-                events = self._encode(items)
-                await self._store.append(self.run_id, events, RunEnd(status, iso_now()))
-                await self._store.flush(self.run_id)
-                self.seq = events[-1].seq
-                return True
-            except AppendConflict as exc:
-                if exc.ended:
-                    return False
-            except StoreUnavailable as exc:
-                if delay == 0.05:
-                    logger.warning("run %s: cannot record its end yet: %s", self.run_id, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2)
-            resync = True
+    input: Any = None
+    command: dict[str, Any] | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    on_disconnect: DisconnectPolicy | None = None
+    mode: str = "events"
+    thread_id: str | None = None
+    strategy: MultitaskStrategy = MultitaskStrategy.REJECT
 
 
 @dataclass
 class _ActiveRun:
     run_id: str
     policy: DisconnectPolicy
+    spec: RunSpec
     task: asyncio.Task[None] | None = None
     grace_timer: asyncio.TimerHandle | None = None
     cancelling: bool = False
+    # Set when the run may start: at once, or when the runs before it on its thread have ended.
+    turn: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class RunManager:
-    def __init__(self, graph: Any, store: EventStore, settings: Settings) -> None:
-        self.graph = graph
+    def __init__(self, checkpointing: Checkpointing, store: EventStore, settings: Settings) -> None:
+        self.checkpointing = checkpointing
+        self.graph = checkpointing.graph
         self.store = store
         self.settings = settings
         self._active: dict[str, _ActiveRun] = {}
@@ -123,35 +112,70 @@ class RunManager:
             asyncio.create_task(self._listen(), name="run-control"),
             asyncio.create_task(self._end_lost_runs(), name="lost-runs"),
         ]
+        if self.checkpointing.saver is not None:
+            self._background.append(
+                asyncio.create_task(self._expire_threads(), name="expire-threads")
+            )
 
-    async def start(
-        self,
-        input_: Any,
-        config: dict[str, Any] | None = None,
-        on_disconnect: DisconnectPolicy | None = None,
-        mode: str = "events",
-    ) -> RunRecord:
+    async def start(self, spec: RunSpec) -> RunRecord:
+        """Create the run and start it, or queue it behind the runs on its thread. With a
+        checkpointer, a run given no thread gets one of its own, so it can pause and resume.
+        Raises ThreadBusy or ThreadMissing for a thread that cannot take it."""
         if len(self._active) >= self.settings.max_runs:
             raise AtCapacity(self.settings.max_runs)
-        policy = on_disconnect or self.settings.on_disconnect
+        policy = spec.on_disconnect or self.settings.on_disconnect
+        thread_id = spec.thread_id
+        created_at = iso_now()
+        if thread_id is None and self.checkpointing.enabled:
+            thread_id = uuid.uuid4().hex
+            await self.store.create_thread(
+                ThreadRecord(thread_id, created_at, created_at, implicit=True)
+            )
         record = RunRecord(
             run_id=uuid.uuid4().hex,
             status=RunStatus.PENDING,
-            created_at=iso_now(),
-            mode=mode,
+            created_at=created_at,
+            mode=spec.mode,
             on_disconnect=policy,
             owner=self.store.process_id,
+            thread_id=thread_id,
         )
         await self.store.create_run(record)
-        active = _ActiveRun(record.run_id, policy)
+        turn = ThreadTurn(started=True)
+        if thread_id is not None:
+            try:
+                turn = await self._begin_on_thread(thread_id, record, spec.strategy)
+            except (ThreadBusy, ThreadMissing):
+                await self.store.discard_run(record.run_id)
+                raise
+        active = _ActiveRun(record.run_id, policy, spec)
+        if turn.started:
+            active.turn.set()
         self._active[record.run_id] = active
-        active.task = self._track(
-            self._drive(active, record, input_, config or {}), name=f"run-{record.run_id}"
-        )
+        active.task = self._track(self._drive(active, record), name=f"run-{record.run_id}")
         if policy is DisconnectPolicy.CANCEL:
             # A run nobody ever attaches to is abandoned too.
             self._arm_grace_timer(active)
+        if turn.cancel is not None:
+            await self.cancel(turn.cancel)
         return record
+
+    async def _begin_on_thread(
+        self, thread_id: str, record: RunRecord, strategy: MultitaskStrategy
+    ) -> ThreadTurn:
+        try:
+            return await self.store.begin_thread_run(thread_id, record, strategy)
+        except ThreadBusy as exc:
+            # A run that ended (or expired) without settling its thread holds it no more.
+            active = await self.store.get_run(exc.active) if exc.active else None
+            if exc.active is None or (active is not None and not active.status.finished):
+                raise
+            logger.warning("thread %s: run %s had ended; freeing the thread", thread_id, exc.active)
+            stale = active or RunRecord(
+                exc.active, RunStatus.ERROR, record.created_at, thread_id=thread_id
+            )
+            await self._settle(stale, [])
+            return await self.store.begin_thread_run(thread_id, record, strategy)
 
     async def cancel(self, run_id: str) -> bool:
         """Ask a run to stop, wherever it runs; False when it has already ended or is unknown."""
@@ -238,17 +262,24 @@ class RunManager:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _drive(
-        self, active: _ActiveRun, record: RunRecord, input_: Any, config: dict[str, Any]
-    ) -> None:
-        run_id = record.run_id
+    async def _drive(self, active: _ActiveRun, record: RunRecord) -> None:
+        run_id, thread_id, spec = record.run_id, record.thread_id, active.spec
         writer = RunWriter(self.store, run_id, self.settings.max_payload_bytes)
-        translator = RawPassthrough() if record.mode == "raw" else Translator()
+        translator = (
+            RawPassthrough()
+            if record.mode == "raw"
+            else Translator(thread_id=thread_id, command=spec.command)
+        )
         started = time.monotonic()
         status = RunStatus.SUCCESS
-        failure: Emitted = []
+        tail: Emitted = []
         try:
+            if not active.turn.is_set():
+                await self._wait_for_turn(active, thread_id)
+                started = time.monotonic()
             await self.store.set_status(run_id, RunStatus.RUNNING)
+            config = self._config(spec.config, thread_id)
+            input_ = Command(**spec.command) if spec.command is not None else spec.input
             raw_events = self.graph.astream_events(
                 input_, config, version="v2", stream_mode=STREAM_MODE
             )
@@ -259,17 +290,24 @@ class RunManager:
                         # A cancel that lands inside the Redis client's own timeout handling
                         # can be swallowed there (redis-py on asyncio.timeout); honour it here.
                         raise asyncio.CancelledError
+            paused = await self._paused(thread_id) if thread_id is not None else None
+            if paused is not None:
+                status = RunStatus.INTERRUPTED
+                tail = translator.interrupt(paused)
+            elif translator.interrupted:
+                raise CheckpointerRequired()
         except asyncio.CancelledError:
             # The log must still end with run.end, so the cancellation stops here.
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
             status = RunStatus.CANCELLED
         except AppendConflict:
             logger.warning("run %s was ended by another process; stopping it here", run_id)
+            await until_stored(lambda: self.store.release_run(run_id), run_id)
             return
         except Exception as exc:
             logger.warning("run %s failed: %s: %s", run_id, type(exc).__name__, exc)
             status = RunStatus.ERROR
-            failure = translator.fail(exc)
+            tail = translator.fail(exc)
         finally:
             # From here on nothing can cancel the run: its last events are being written.
             self._forget(run_id)
@@ -279,8 +317,64 @@ class RunManager:
         }
         if status is RunStatus.SUCCESS:
             end["output"] = translator.output
-        if not await writer.end([*failure, (EventName.RUN_END, end)], status):
+        # The thread first: a client that has read run.end then finds the thread moved on.
+        record.status, record.ended_at = status, iso_now()
+        interrupts = tail[0][1]["interrupts"] if status is RunStatus.INTERRUPTED else []
+        try:
+            await self._settle(record, interrupts)
+        except Exception:
+            logger.exception("run %s: cannot update its thread %s", run_id, thread_id)
+        if await writer.end([*tail, (EventName.RUN_END, end)], status) is None:
             logger.warning("run %s was ended by another process", run_id)
+        await until_stored(lambda: self.store.release_run(run_id), run_id)
+
+    @staticmethod
+    def _config(config: dict[str, Any], thread_id: str | None) -> dict[str, Any]:
+        if thread_id is None:
+            return config
+        return {
+            **config,
+            "configurable": {**config.get("configurable", {}), "thread_id": thread_id},
+        }
+
+    async def _paused(self, thread_id: str) -> list[PendingInterrupt] | None:
+        """What the thread waits on when its graph has paused; None when it has not."""
+        snapshot = await self.graph.aget_state(self._config({}, thread_id), subgraphs=True)
+        return pending_interrupts(snapshot)
+
+    async def _wait_for_turn(self, active: _ActiveRun, thread_id: str | None) -> None:
+        # Told by the process that ends the run before it (a "start" message); asking the
+        # thread now and then covers a message lost with a Redis outage.
+        assert thread_id is not None
+        while not active.turn.is_set():
+            thread = await self.store.get_thread(thread_id)
+            if thread is None:
+                raise ThreadMissing(thread_id)
+            if thread.active_run == active.run_id:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(active.turn.wait(), self.settings.run_lease_seconds / 4)
+
+    async def _settle(self, record: RunRecord, interrupts: list[dict[str, Any]]) -> None:
+        """The thread's side of a run's end: its status, and the next queued run's turn."""
+        thread_id = record.thread_id
+        if thread_id is None:
+            return
+        expires_at = time.time() + self.settings.run_ttl_seconds
+        next_run = await until_stored(
+            lambda: self.store.finish_thread_run(thread_id, record, interrupts, expires_at),
+            f"thread {thread_id}",
+        )
+        if next_run is not None:
+            await self._give_turn(next_run)
+
+    async def _give_turn(self, run_id: str) -> None:
+        active = self._active.get(run_id)
+        if active is not None:
+            active.turn.set()
+        else:
+            with contextlib.suppress(StoreUnavailable):
+                await self.store.publish("start", run_id)
 
     def _forget(self, run_id: str) -> None:
         active = self._active.pop(run_id, None)
@@ -294,6 +388,8 @@ class RunManager:
                 continue
             if kind == "cancel":
                 self._cancel_local(active)
+            elif kind == "start":
+                active.turn.set()
             elif active.policy is DisconnectPolicy.CANCEL:
                 self._arm_grace_timer(active)
 
@@ -308,25 +404,41 @@ class RunManager:
                 logger.warning("cannot look for stopped processes: %s", exc)
 
     async def _end_lost_run(self, run_id: str) -> None:
-        try:
-            record = await self.store.get_run(run_id)
-        except StoreUnavailable:
-            record = None  # the writer below retries; the record only names the owner
+        record = await until_stored(lambda: self.store.get_run(run_id), run_id)
+        if record is not None and not record.status.finished:
+            error = WorkerLost(f"the process running this run ({record.owner}) stopped")
+            writer = RunWriter(self.store, run_id, self.settings.max_payload_bytes)
+            ended = await writer.end(
+                [
+                    (EventName.RUN_ERROR, {"error": error_info(error)}),
+                    (EventName.RUN_END, {"status": RunStatus.ERROR, "duration_ms": None}),
+                ],
+                RunStatus.ERROR,
+                resync=True,
+            )
+            if ended is not None:
+                logger.warning("run %s lost its process %s: ended it", run_id, record.owner)
+            record = await until_stored(lambda: self.store.get_run(run_id), run_id)
         if record is not None and record.status.finished:
-            return
-        owner = record.owner if record is not None else "unknown"
-        error = WorkerLost(f"the process running this run ({owner}) stopped")
-        writer = RunWriter(self.store, run_id, self.settings.max_payload_bytes)
-        ended = await writer.end(
-            [
-                (EventName.RUN_ERROR, {"error": error_info(error)}),
-                (EventName.RUN_END, {"status": RunStatus.ERROR, "duration_ms": None}),
-            ],
-            RunStatus.ERROR,
-            resync=True,
-        )
-        if ended:
-            logger.warning("run %s lost its process %s: ended it", run_id, owner)
+            # Its process may have stopped between the run's end and its thread's bookkeeping.
+            interrupts: list[dict[str, Any]] = []
+            if record.status is RunStatus.INTERRUPTED and record.thread_id is not None:
+                interrupts = interrupt_list(await self._paused(record.thread_id) or [])
+            await self._settle(record, interrupts)
+        await until_stored(lambda: self.store.release_run(run_id), run_id)
+
+    async def _expire_threads(self) -> None:
+        """Threads made for one-shot runs go, checkpoints and all, with their last run."""
+        saver = self.checkpointing.saver
+        assert saver is not None
+        interval = min(60.0, max(1.0, self.settings.run_ttl_seconds / 4))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                for thread_id in await self.store.claim_expired_threads(time.time()):
+                    await saver.adelete_thread(thread_id)
+            except Exception as exc:  # a checkpointer or store hiccup: next round
+                logger.warning("cannot expire threads: %s", exc)
 
     async def shutdown(self) -> None:
         """Cancel every active run and wait until each has written its run.end."""

@@ -31,5 +31,8 @@ class Settings(BaseSettings):
     send_timeout_seconds: float = Field(30, gt=0)
     shutdown_grace_seconds: float = Field(2, ge=0)
     store_url: str = "memory://"
+    checkpointer: str | None = Field(
+        None, description="memory://, sqlite:///file.db, postgresql://… or none"
+    )
     store_retry_seconds: float = Field(5, gt=0)
     run_lease_seconds: float = Field(10, gt=0)

@@ -15,12 +15,71 @@ Emitted = list[tuple[str, dict[str, Any]]]
 # LangGraph tags a chat model call that must not stream with one of these.
 NOSTREAM_TAGS = frozenset({"nostream", "langsmith:nostream"})
 # get_stream_writer() output reaches astream_events only when "custom" is among the stream
-# modes; it then arrives as the root chain's on_chain_stream chunk ("custom", data).
-STREAM_MODE = ["custom"]
+# modes; it then arrives as the root chain's on_chain_stream chunk ("custom", data). "updates"
+# brings the ("updates", {"__interrupt__": ...}) chunk: a graph that pauses at interrupt()
+# otherwise ends its stream exactly as one that finished.
+STREAM_MODE = ["custom", "updates"]
+INTERRUPT_KEY = "__interrupt__"
 
 
 def error_info(exc: BaseException) -> dict[str, str]:
     return {"type": type(exc).__name__, "message": str(exc)}
+
+
+@dataclass(frozen=True, slots=True)
+class PendingInterrupt:
+    """One interrupt() a paused graph waits on, and the node (task) that called it."""
+
+    id: str
+    value: Any
+    node: str
+    task_id: str
+    path: tuple[str, ...] = ()  # the subgraph nodes it sits in, outermost first
+
+
+def pending_interrupts(snapshot: Any) -> list[PendingInterrupt] | None:
+    """From `aget_state(config, subgraphs=True)`: None when the graph is not paused; else
+    every interrupt pending in every task (parallel nodes, subgraphs), each at the innermost
+    task that raised it. A static breakpoint (interrupt_before/after) pauses with none."""
+    if not snapshot.next:
+        return None
+    found: dict[str, PendingInterrupt] = {}
+    _collect(snapshot, (), found)
+    return list(found.values())
+
+
+def _collect(snapshot: Any, path: tuple[str, ...], found: dict[str, PendingInterrupt]) -> None:
+    for task in snapshot.tasks:
+        inner = task.state if hasattr(task.state, "tasks") else None
+        if inner is not None:
+            _collect(inner, (*path, task.name), found)
+        for interrupt in task.interrupts:
+            # The innermost task that holds an interrupt raised it; outer tasks echo it.
+            found.setdefault(
+                interrupt.id,
+                PendingInterrupt(interrupt.id, interrupt.value, task.name, task.id, path),
+            )
+
+
+def state_view(snapshot: Any) -> dict[str, Any]:
+    """A thread's StateSnapshot as the thread routes show it. A thread with no checkpoint yet
+    has no values (LangGraph gives an empty snapshot)."""
+    configurable = (snapshot.config or {}).get("configurable", {})
+    checkpoint_id = configurable.get("checkpoint_id")
+    return {
+        "values": snapshot.values if checkpoint_id else None,
+        "next": list(snapshot.next),
+        "tasks": [
+            {
+                "id": task.id,
+                "name": task.name,
+                "interrupts": [{"id": i.id, "value": i.value} for i in task.interrupts],
+            }
+            for task in snapshot.tasks
+        ],
+        "checkpoint_id": checkpoint_id,
+        "created_at": snapshot.created_at,
+    }
 
 
 @dataclass(slots=True)
@@ -28,15 +87,20 @@ class Span:
     node: str
     started_ms: int
     step: int | None
+    task_id: str = ""
 
 
 @dataclass
 class Translator:
-    """Per-run state: the root chain, the open node spans (parallel nodes overlap), the output."""
+    """Per-run state: the root chain, the open node spans (parallel nodes overlap), the output.
+    `thread_id` and `command` describe the run for its run.start."""
 
+    thread_id: str | None = None
+    command: Any = None
     root_run_id: str | None = None
     graph_name: str | None = None
     output: Any = None
+    interrupted: bool = False  # the graph reported a pause (see STREAM_MODE)
     open_nodes: dict[str, Span] = field(default_factory=dict)
 
     def translate(self, raw: dict[str, Any], now_ms: int) -> Emitted:
@@ -45,12 +109,29 @@ class Translator:
         if self.root_run_id is None and kind == "on_chain_start" and not raw.get("parent_ids"):
             self.root_run_id = run_id
             self.graph_name = raw.get("name")
-            input_ = raw.get("data", {}).get("input")
-            return [(EventName.RUN_START, {"input": input_, "graph": self.graph_name})]
+            # A resumed run's input is LangGraph's Command: the request's own command says it.
+            input_ = None if self.command is not None else raw.get("data", {}).get("input")
+            return [
+                (
+                    EventName.RUN_START,
+                    {
+                        "input": input_,
+                        "graph": self.graph_name,
+                        "thread_id": self.thread_id,
+                        "command": self.command,
+                    },
+                )
+            ]
         if run_id == self.root_run_id:
             return self._root(kind, raw)
         handler = _HANDLERS.get(kind)  # type: ignore[arg-type]
         return handler(self, raw, run_id, now_ms) if handler else []
+
+    def interrupt(self, pending: list[PendingInterrupt]) -> Emitted:
+        """The graph has paused: every pending interrupt, with the open span of its node (the
+        paused nodes stay open: they run again when the thread is resumed)."""
+        spans = {span.task_id: span_id for span_id, span in self.open_nodes.items()}
+        return [(EventName.RUN_INTERRUPT, {"interrupts": interrupt_list(pending, spans)})]
 
     def fail(self, exc: BaseException) -> Emitted:
         """The iterator raised: LangGraph sends no on_chain_error, so close what is open here."""
@@ -69,7 +150,9 @@ class Translator:
             self.output = data.get("output")
         elif kind == "on_chain_stream":
             chunk = data.get("chunk")
-            if isinstance(chunk, tuple) and len(chunk) == 2 and chunk[0] == "custom":
+            if _is_interrupt_chunk(chunk):
+                self.interrupted = True
+            elif isinstance(chunk, tuple) and len(chunk) == 2 and chunk[0] == "custom":
                 # The chunk does not say which node wrote it, and it may arrive after that
                 # node's end: no node is named rather than a wrong one.
                 return [(EventName.CUSTOM, {"node": None, "name": "custom", "data": chunk[1]})]
@@ -81,8 +164,11 @@ class Translator:
             return []
         node = raw["name"]
         step = metadata.get("langgraph_step")
-        path = _subgraph_path(metadata.get("langgraph_checkpoint_ns", ""))
-        self.open_nodes[run_id] = Span(node, now_ms, step)
+        namespace = metadata.get("langgraph_checkpoint_ns", "")
+        path = _subgraph_path(namespace)
+        # The namespace ends with this node's task id, which names it in the thread's state.
+        task_id = namespace.rpartition("|")[2].partition(":")[2]
+        self.open_nodes[run_id] = Span(node, now_ms, step, task_id)
         triggers = list(metadata.get("langgraph_triggers") or ())
         return [
             (
@@ -199,6 +285,33 @@ def _is_node_chain(raw: dict[str, Any], metadata: dict[str, Any]) -> bool:
     return any(tag.startswith("graph:step:") for tag in raw.get("tags") or ())
 
 
+def _is_interrupt_chunk(chunk: Any) -> bool:
+    return (
+        isinstance(chunk, tuple)
+        and len(chunk) == 2
+        and chunk[0] == "updates"
+        and isinstance(chunk[1], dict)
+        and INTERRUPT_KEY in chunk[1]
+    )
+
+
+def interrupt_list(
+    pending: list[PendingInterrupt], spans: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Pending interrupts as run.interrupt and a thread show them."""
+    spans = spans or {}
+    return [
+        {
+            "id": p.id,
+            "value": p.value,
+            "node": p.node,
+            "span_id": spans.get(p.task_id),
+            "path": list(p.path),
+        }
+        for p in pending
+    ]
+
+
 def _subgraph_path(checkpoint_ns: str) -> list[str]:
     # "outer:<task id>|inner:<task id>" for a node of a subgraph run by node "outer"; a
     # subgraph called twice by one node adds a bare call counter ("outer:<id>|1|inner:<id>").
@@ -230,11 +343,23 @@ class RawPassthrough:
     """`?mode=raw`: every raw event as it came, named by LangChain's event name."""
 
     output: Any = None
+    interrupted = False
 
     def translate(self, raw: dict[str, Any], now_ms: int) -> Emitted:
-        if raw.get("event") == "on_chain_end" and not raw.get("parent_ids"):
-            self.output = raw.get("data", {}).get("output")
+        if not raw.get("parent_ids"):
+            data = raw.get("data", {})
+            if raw.get("event") == "on_chain_end":
+                self.output = data.get("output")
+            elif raw.get("event") == "on_chain_stream":
+                chunk = data.get("chunk")
+                if _is_interrupt_chunk(chunk):
+                    self.interrupted = True
+                elif isinstance(chunk, tuple) and len(chunk) == 2 and chunk[0] == "updates":
+                    return []  # asked for only to see interrupts (STREAM_MODE)
         return [(str(raw.get("event")), {"event": raw})]
+
+    def interrupt(self, pending: list[PendingInterrupt]) -> Emitted:
+        return [(EventName.RUN_INTERRUPT, {"interrupts": interrupt_list(pending)})]
 
     def fail(self, exc: BaseException) -> Emitted:
         return [(EventName.RUN_ERROR, {"error": error_info(exc)})]

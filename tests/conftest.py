@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import glob
 import os
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -120,6 +123,90 @@ class RedisServer:
                 self.process.wait(5)
 
 
+class PostgresServer:
+    """Debian's PostgreSQL on a free loopback port, its cluster in a temporary folder. initdb
+    refuses to run as root, so as root it runs as the `postgres` user (else `nobody`)."""
+
+    def __init__(self) -> None:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not found:
+            pytest.fail("PostgreSQL is not installed (make test installs Debian's package)")
+        self.bin = Path(found[-1]).parent
+        self.user: str | None = None
+        if os.geteuid() == 0:
+            names = {entry.pw_name for entry in pwd.getpwall()}
+            self.user = "postgres" if "postgres" in names else "nobody"
+        # Not under pytest's own temporary folders: those are private to root.
+        self.directory = Path(tempfile.mkdtemp(prefix="gateway-pg-"))
+        if self.user is not None:
+            shutil.chown(self.directory, self.user)
+        self.port = free_port()
+        self.url = f"postgresql://gateway@127.0.0.1:{self.port}/postgres"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        data = self.directory / "data"
+        with (self.directory / "postgres.log").open("ab") as log:
+            subprocess.run(
+                [self.bin / "initdb", "-D", data, "-U", "gateway", "--auth=trust", "-E", "UTF8"],
+                user=self.user,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=True,
+                timeout=120,
+            )
+            self.process = subprocess.Popen(
+                [
+                    self.bin / "postgres",
+                    "-D",
+                    data,
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    f"unix_socket_directories={self.directory}",
+                    "-c",
+                    "fsync=off",
+                ],
+                user=self.user,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            ready = subprocess.run(
+                [self.bin / "pg_isready", "-h", "127.0.0.1", "-p", str(self.port)],
+                capture_output=True,
+                timeout=10,
+            )
+            if ready.returncode == 0:
+                return
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("PostgreSQL did not start")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    postgres = PostgresServer()
+    try:
+        postgres.start()
+        yield postgres
+    finally:
+        postgres.stop()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     redis = RedisServer(tmp_path_factory.mktemp("redis"))
@@ -146,19 +233,38 @@ def store_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[Server]:
+def checkpointer_url(request: pytest.FixtureRequest, store_url: str) -> str:
+    """Threads' checkpoints: in memory beside the memory store, in PostgreSQL beside Redis."""
+    if store_url.startswith("memory"):
+        return "memory://"
+    return request.getfixturevalue("postgres_server").url
+
+
+@pytest.fixture(scope="session")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, store_url: str, checkpointer_url: str
+) -> Iterator[Server]:
     """The demo graph with default settings, shared by the tests that change nothing."""
-    srv = start_server(tmp_path_factory.mktemp("server"), heartbeat_seconds=1, store_url=store_url)
+    srv = start_server(
+        tmp_path_factory.mktemp("server"),
+        heartbeat_seconds=1,
+        store_url=store_url,
+        checkpointer=checkpointer_url,
+    )
     yield srv
     srv.stop()
 
 
 @pytest.fixture
-def make_server(tmp_path: Path, store_url: str) -> Iterator[Callable[..., Server]]:
+def make_server(
+    tmp_path: Path, store_url: str, checkpointer_url: str
+) -> Iterator[Callable[..., Server]]:
     started: list[Server] = []
 
     def make(cli_graph: str | None = None, **settings: object) -> Server:
         settings.setdefault("store_url", store_url)
+        if str(settings["store_url"]).partition("?")[0] == store_url:  # the usual pair
+            settings.setdefault("checkpointer", checkpointer_url)
         srv = start_server(tmp_path, cli_graph, **settings)
         started.append(srv)
         return srv

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import operator
 import time
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from langchain_core.callbacks import adispatch_custom_event
 from langchain_core.tools import tool
 from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
 from pydantic import BaseModel
 
 HOSTILE = "evil\nnode\r\x00\u2028\u2029\u0085<b>"
@@ -136,3 +138,34 @@ async def blocking(state: dict[str, Any]) -> dict[str, Any]:
 
 # One node that stalls its process's event loop for `pause` seconds.
 stall = _single("block", blocking, PauseState).compile(name="stall")
+
+
+class AskState(TypedDict, total=False):
+    answers: Annotated[list[str], operator.add]
+
+
+def _asking(question: str) -> Any:
+    async def ask(state: AskState) -> dict[str, Any]:
+        return {"answers": [f"{question}={interrupt({'question': question})}"]}
+
+    return ask
+
+
+def _approvals() -> StateGraph:
+    builder = StateGraph(AskState)
+    builder.add_node("start", lambda state: {"answers": []})
+    builder.add_node("ask_a", _asking("a"))
+    builder.add_node("ask_b", _asking("b"))
+    builder.add_edge(START, "start")
+    builder.add_edge("start", "ask_a")
+    builder.add_edge("start", "ask_b")
+    builder.add_edge("ask_a", END)
+    builder.add_edge("ask_b", END)
+    return builder
+
+
+# Two parallel nodes that both pause at interrupt().
+approvals = _approvals().compile(name="approvals")
+# One node, `inner`, that pauses; and the same inside a subgraph run by node `outer`.
+asking = _single("inner", _asking("inner"), AskState).compile(name="asking")
+nested = _single("outer", asking, AskState).compile(name="nested")

@@ -58,6 +58,7 @@ def read_events(
     headers: dict[str, str] | None = None,
     limit: int | None = None,
     json_body: Any = None,
+    params: dict[str, str] | None = None,
     timeout: float = 30,
     into: list[Received] | None = None,
 ) -> list[Received]:
@@ -65,7 +66,7 @@ def read_events(
     appended to `into` as they arrive, when given."""
     events: list[Received] = [] if into is None else into
     deadline = time.monotonic() + timeout
-    kwargs: dict[str, Any] = {"headers": headers or {}}
+    kwargs: dict[str, Any] = {"headers": headers or {}, "params": params}
     if json_body is not None:
         kwargs["json"] = json_body
     with connect_sse(client, method, url, **kwargs) as source:

@@ -18,7 +18,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
 from langchain_core.messages.ai import UsageMetadata
 
 from app.graphs.demo import DemoFailure
-from app.translate import Emitted, RawPassthrough, Translator
+from app.translate import STREAM_MODE, Emitted, RawPassthrough, Translator, pending_interrupts
 
 Raw = dict[str, Any]
 
@@ -135,16 +135,28 @@ def test_root_chain_start_gives_run_start_with_input_and_graph_name() -> None:
     raw = root_event("on_chain_start", {"input": {"q": "hi"}}, name="my_graph")
 
     assert translator.translate(raw, 0) == [
-        ("run.start", {"input": {"q": "hi"}, "graph": "my_graph"})
+        (
+            "run.start",
+            {"input": {"q": "hi"}, "graph": "my_graph", "thread_id": None, "command": None},
+        )
     ]
     assert translator.root_run_id == ROOT
+
+
+def test_a_resumed_run_starts_with_its_thread_and_command_and_no_input() -> None:
+    translator = Translator(thread_id="t1", command={"resume": True})
+    raw = root_event("on_chain_start", {"input": object()}, name="g")  # LangGraph's Command
+
+    assert translator.translate(raw, 0) == [
+        ("run.start", {"input": None, "graph": "g", "thread_id": "t1", "command": {"resume": True}})
+    ]
 
 
 def test_recorded_root_start_gives_run_start() -> None:
     input_, events = load_demo()
 
     assert Translator().translate(events[0], 0) == [
-        ("run.start", {"input": input_, "graph": "demo"})
+        ("run.start", {"input": input_, "graph": "demo", "thread_id": None, "command": None})
     ]
 
 
@@ -632,3 +644,109 @@ def test_raw_passthrough_fail_gives_run_error() -> None:
     assert RawPassthrough().fail(DemoFailure("no")) == [
         ("run.error", {"error": {"type": "DemoFailure", "message": "no"}})
     ]
+
+
+# interrupts: real graphs, paused, read back the way the runner reads them
+
+
+async def pause(graph: Any, checkpointer: bool = True) -> tuple[Translator, Emitted, Any]:
+    """Run `graph` until it pauses; the translator, what it emitted, and the pending
+    interrupts as the runner finds them (None without a checkpointer)."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    if checkpointer:
+        graph = graph.copy(update={"checkpointer": InMemorySaver()})
+    config = {"configurable": {"thread_id": "t"}}
+    translator = Translator(thread_id="t")
+    emitted: Emitted = []
+    async for raw in graph.astream_events({}, config, version="v2", stream_mode=STREAM_MODE):
+        emitted += translator.translate(raw, 0)
+    pending = None
+    if checkpointer:
+        pending = pending_interrupts(await graph.aget_state(config, subgraphs=True))
+    return translator, emitted, pending
+
+
+def started_spans(emitted: Emitted) -> dict[str, str]:
+    return {f["node"]: f["span_id"] for name, f in emitted if name == "node.start"}
+
+
+async def test_one_interrupt_is_found_with_its_open_node() -> None:
+    from sample_graphs import asking
+
+    translator, emitted, pending = await pause(asking)
+    assert translator.interrupted
+    (only,) = pending
+    assert (only.node, only.value, only.path) == ("inner", {"question": "inner"}, ())
+    (event,) = translator.interrupt(pending)
+    assert event[0] == "run.interrupt"
+    assert event[1]["interrupts"] == [
+        {
+            "id": only.id,
+            "value": {"question": "inner"},
+            "node": "inner",
+            "span_id": started_spans(emitted)["inner"],
+            "path": [],
+        }
+    ]
+    # The paused node never ended.
+    assert [name for name, f in emitted if f.get("node") == "inner"] == ["node.start"]
+
+
+async def test_two_parallel_interrupts_are_both_found() -> None:
+    from sample_graphs import approvals
+
+    translator, emitted, pending = await pause(approvals)
+    assert sorted(p.node for p in pending) == ["ask_a", "ask_b"]
+    assert len({p.id for p in pending}) == 2
+    spans = started_spans(emitted)
+    reported = translator.interrupt(pending)[0][1]["interrupts"]
+    assert {i["node"]: i["span_id"] for i in reported} == {
+        "ask_a": spans["ask_a"],
+        "ask_b": spans["ask_b"],
+    }
+
+
+async def test_an_interrupt_in_a_subgraph_is_found_at_its_own_node() -> None:
+    from sample_graphs import nested
+
+    translator, emitted, pending = await pause(nested)
+    (only,) = pending
+    assert (only.node, only.path) == ("inner", ("outer",))
+    reported = translator.interrupt(pending)[0][1]["interrupts"]
+    assert reported[0]["span_id"] == started_spans(emitted)["inner"]
+    assert reported[0]["path"] == ["outer"]
+
+
+async def test_without_a_checkpointer_the_pause_is_still_seen() -> None:
+    from sample_graphs import approvals
+
+    translator, emitted, _ = await pause(approvals, checkpointer=False)
+    # The graph's stream ends as if it had finished; only the __interrupt__ chunk tells.
+    assert translator.interrupted
+    assert "run.interrupt" not in names(emitted)
+
+
+async def test_a_finished_graph_is_not_paused() -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from app.graphs.demo import graph
+
+    saved = graph.copy(update={"checkpointer": InMemorySaver()})
+    config = {"configurable": {"thread_id": "t"}}
+    translator = Translator()
+    async for raw in saved.astream_events(
+        {"delay": 0, "tokens": 2, "token_delay": 0}, config, version="v2", stream_mode=STREAM_MODE
+    ):
+        translator.translate(raw, 0)
+    assert not translator.interrupted
+    assert pending_interrupts(await saved.aget_state(config, subgraphs=True)) is None
+
+
+def test_raw_mode_passes_the_interrupt_chunk_and_drops_other_updates() -> None:
+    raw = RawPassthrough()
+    update = root_event("on_chain_stream", {"chunk": ("updates", {"node": {"x": 1}})})
+    pause_chunk = root_event("on_chain_stream", {"chunk": ("updates", {"__interrupt__": ()})})
+    assert raw.translate(update, 0) == []
+    assert names(raw.translate(pause_chunk, 0)) == ["on_chain_stream"]
+    assert raw.interrupted

@@ -11,7 +11,12 @@ Input fields (all optional; query-string values arrive as strings and are coerce
 | tokens      | 40                 | how many tokens the model streams              |
 | token_delay | 0.04               | seconds between tokens                         |
 | use_tool    | true               | route through the `lookup` tool node           |
+| approve     | false              | `lookup` asks for approval (interrupt) first   |
 | fail        | ""                 | name of a node that raises, to show errors     |
+
+On a thread the state is a conversation: `messages` keeps every question and answer, so a
+second run sees the first. (Like any LangGraph state, fields a run leaves out keep the values
+of the thread's earlier runs.)
 """
 
 from __future__ import annotations
@@ -23,11 +28,19 @@ from typing import Annotated, Any, TypedDict
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, adispatch_custom_event
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+)
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.tools import tool
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.types import interrupt
 
 TEXT = (
     "Server-sent events keep one HTTP response open and push named, numbered events down it. "
@@ -44,6 +57,7 @@ class DemoInput(TypedDict, total=False):
     tokens: int | str
     token_delay: float | str
     use_tool: bool | str
+    approve: bool | str
     fail: str
 
 
@@ -51,6 +65,7 @@ class DemoState(DemoInput, total=False):
     notes: Annotated[list[str], operator.add]
     facts: str
     answer: str
+    messages: Annotated[list[AnyMessage], add_messages]
 
 
 class DemoFailure(RuntimeError):
@@ -136,12 +151,17 @@ def lookup(topic: str) -> str:
     return f"{topic}: text/event-stream, id/event/data fields, retry, Last-Event-ID on reconnect"
 
 
+def _topic(state: DemoState) -> str:
+    return state.get("topic") or "server-sent events"
+
+
 async def plan(state: DemoState) -> dict[str, Any]:
     await adispatch_custom_event("progress", {"step": "planning", "percent": 0})
     await asyncio.sleep(_delay(state))
     _maybe_fail(state, "plan")
     await adispatch_custom_event("progress", {"step": "planning", "percent": 100})
-    return {"notes": [f"plan: explain {state.get('topic') or 'server-sent events'}"]}
+    topic = _topic(state)
+    return {"notes": [f"plan: explain {topic}"], "messages": [HumanMessage(content=topic)]}
 
 
 async def _research(state: DemoState, source: str) -> dict[str, Any]:
@@ -175,7 +195,20 @@ def route_after_merge(state: DemoState) -> str:
 async def lookup_node(state: DemoState) -> dict[str, Any]:
     await asyncio.sleep(_delay(state) / 2)
     _maybe_fail(state, "lookup")
-    facts = await lookup.ainvoke({"topic": state.get("topic") or "server-sent events"})
+    topic = _topic(state)
+    if _flag(state.get("approve"), False):
+        # Pauses the run here; resuming the thread with true calls the tool, false skips it.
+        # (A resumed node runs again from its start, and interrupt() then returns the answer.)
+        approved = interrupt(
+            {
+                "question": f"Look {topic!r} up with the lookup tool?",
+                "tool": "lookup",
+                "args": {"topic": topic},
+            }
+        )
+        if not _flag(approved, False):
+            return {"facts": f"(the lookup of {topic!r} was not approved)"}
+    facts = await lookup.ainvoke({"topic": topic})
     return {"facts": facts}
 
 
@@ -185,8 +218,11 @@ async def write(state: DemoState) -> dict[str, Any]:
         tokens=int(_number(state.get("tokens"), 40)),
         token_delay=_number(state.get("token_delay"), 0.04),
     )
-    reply = await model.ainvoke([HumanMessage(content=state.get("topic") or "server-sent events")])
-    return {"answer": str(reply.content)}
+    asked = sum(isinstance(m, HumanMessage) for m in state.get("messages", []))
+    topic = _topic(state)
+    prompt = topic if asked <= 1 else f"{topic} (your message {asked})"
+    reply = await model.ainvoke([HumanMessage(content=prompt)])
+    return {"answer": str(reply.content), "messages": [reply]}
 
 
 def build_demo_graph() -> StateGraph:

@@ -7,12 +7,15 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from app.events import Event, RunStatus
 
-ControlKind = Literal["cancel", "idle"]
+# cancel: stop the run; idle: it may have no reader left; start: a queued run's turn has come.
+ControlKind = Literal["cancel", "idle", "start"]
+CONTROL_KINDS: frozenset[str] = frozenset(("cancel", "idle", "start"))
 
 
 def new_process_id() -> str:
@@ -22,6 +25,23 @@ def new_process_id() -> str:
 
 class StoreUnavailable(Exception):
     """The store cannot be reached (after a short retry)."""
+
+
+class ThreadBusy(Exception):
+    """The thread has a run active or queued, and the new run's strategy is to reject."""
+
+    def __init__(self, thread_id: str, active: str | None, queued: int) -> None:
+        super().__init__(
+            f"thread {thread_id!r} is busy: run {active!r} is active"
+            + (f", {queued} queued" if queued else "")
+        )
+        self.thread_id = thread_id
+        self.active = active
+        self.queued = queued
+
+
+class ThreadMissing(Exception):
+    """No such thread (never created, deleted, or expired)."""
 
 
 class AppendConflict(Exception):
@@ -52,15 +72,85 @@ class RunRecord:
     owner: str = ""
     ended_at: str | None = None
     events: int = 0
+    thread_id: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
+            "thread_id": self.thread_id,
             "status": self.status,
             "events": self.events,
             "created_at": self.created_at,
             "ended_at": self.ended_at,
         }
+
+    def summary(self) -> dict[str, Any]:
+        """As a thread lists its runs."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "created_at": self.created_at,
+            "ended_at": self.ended_at,
+        }
+
+
+class ThreadStatus(StrEnum):
+    IDLE = "idle"
+    BUSY = "busy"  # a run is active or queued
+    INTERRUPTED = "interrupted"  # its last run paused at interrupt(): waiting for a resume
+    ERROR = "error"  # its last run failed
+
+
+class MultitaskStrategy(StrEnum):
+    """What a new run on a busy thread does."""
+
+    REJECT = "reject"
+    INTERRUPT = "interrupt"  # cancel the active run, then start
+    ENQUEUE = "enqueue"  # start when the runs before it have ended
+
+
+# The thread status a run leaves behind when it ends.
+THREAD_STATUS_AFTER = {
+    RunStatus.SUCCESS: ThreadStatus.IDLE,
+    RunStatus.CANCELLED: ThreadStatus.IDLE,
+    RunStatus.ERROR: ThreadStatus.ERROR,
+    RunStatus.INTERRUPTED: ThreadStatus.INTERRUPTED,
+}
+
+
+@dataclass(slots=True)
+class ThreadRecord:
+    """What the gateway keeps of a thread; its state lives in the checkpointer."""
+
+    thread_id: str
+    created_at: str
+    updated_at: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    status: ThreadStatus = ThreadStatus.IDLE
+    interrupts: list[dict[str, Any]] = field(default_factory=list)  # pending ones
+    active_run: str | None = None
+    queued: list[str] = field(default_factory=list)
+    # Made for a one-shot run: it expires with its last run (epoch seconds), unlike threads
+    # created on purpose, which stay until deleted.
+    expires_at: float | None = None
+    implicit: bool = False
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "thread_id": self.thread_id,
+            "status": self.status,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "metadata": self.metadata,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadTurn:
+    """Where a new run stands on its thread."""
+
+    started: bool  # it is the thread's active run now; otherwise it waits in the queue
+    cancel: str | None = None  # with the interrupt strategy: the active run to cancel
 
 
 class EventStore(Protocol):
@@ -116,6 +206,51 @@ class EventStore(Protocol):
 
     async def claim_lost_runs(self) -> list[str]:
         """Runs whose process has stopped, each handed to one caller only, to be ended."""
+        ...
+
+    async def release_run(self, run_id: str) -> None:
+        """This process no longer answers for the run: its end, and its thread's bookkeeping,
+        are written."""
+
+    async def discard_run(self, run_id: str) -> None:
+        """Forget a run that never began (its thread refused it)."""
+
+    async def create_thread(self, record: ThreadRecord) -> bool:
+        """False when a thread with that id exists."""
+        ...
+
+    async def get_thread(self, thread_id: str) -> ThreadRecord | None: ...
+
+    async def delete_thread(self, thread_id: str) -> bool:
+        """False when there is no such thread; ThreadBusy while a run is active or queued."""
+        ...
+
+    async def begin_thread_run(
+        self, thread_id: str, run: RunRecord, strategy: MultitaskStrategy
+    ) -> ThreadTurn:
+        """Put a new run on its thread, atomically across processes: it starts now, waits
+        behind the runs there, or (reject) raises ThreadBusy. ThreadMissing if none."""
+        ...
+
+    async def finish_thread_run(
+        self,
+        thread_id: str,
+        run: RunRecord,
+        interrupts: list[dict[str, Any]],
+        expires_at: float | None,
+    ) -> str | None:
+        """Record that a thread's run has ended (or left the queue), set the thread's status,
+        and make the next queued run active; returns that run's id, whose owner must start
+        it. Does nothing for a run the thread no longer holds."""
+        ...
+
+    async def thread_runs(self, thread_id: str) -> list[dict[str, Any]]:
+        """The thread's runs, newest first, as RunRecord.summary() gives them."""
+        ...
+
+    async def claim_expired_threads(self, now: float) -> list[str]:
+        """Delete the threads made for one-shot runs whose time is up (and that no run has
+        taken since); returns their ids, each to one caller, which deletes their checkpoints."""
         ...
 
     async def close(self) -> None: ...

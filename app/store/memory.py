@@ -6,9 +6,23 @@ import asyncio
 import itertools
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 from app.events import Event, EventName, RunStatus
-from app.store.base import AppendConflict, ControlKind, RunEnd, RunRecord, new_process_id
+from app.store.base import (
+    THREAD_STATUS_AFTER,
+    AppendConflict,
+    ControlKind,
+    MultitaskStrategy,
+    RunEnd,
+    RunRecord,
+    ThreadBusy,
+    ThreadMissing,
+    ThreadRecord,
+    ThreadStatus,
+    ThreadTurn,
+    new_process_id,
+)
 
 GapFactory = Callable[[str, int, int], Event]
 READ_BATCH = 1024
@@ -53,6 +67,9 @@ class MemoryStore:
         self._subscribers: dict[str, int] = {}
         self._control: asyncio.Queue[tuple[ControlKind, str]] = asyncio.Queue()
         self._process_id = new_process_id()
+        self._threads: dict[str, ThreadRecord] = {}
+        # A thread's runs in creation order; the records outlive the runs' own eviction.
+        self._thread_runs: dict[str, dict[str, RunRecord]] = {}
 
     @property
     def process_id(self) -> str:
@@ -140,6 +157,93 @@ class MemoryStore:
     async def claim_lost_runs(self) -> list[str]:
         return []
 
+    async def release_run(self, run_id: str) -> None:
+        return None
+
+    async def discard_run(self, run_id: str) -> None:
+        self._runs.pop(run_id, None)
+        self._logs.pop(run_id, None)
+
+    async def create_thread(self, record: ThreadRecord) -> bool:
+        if record.thread_id in self._threads:
+            return False
+        self._threads[record.thread_id] = record
+        self._thread_runs[record.thread_id] = {}
+        return True
+
+    async def get_thread(self, thread_id: str) -> ThreadRecord | None:
+        return self._threads.get(thread_id)
+
+    async def delete_thread(self, thread_id: str) -> bool:
+        thread = self._threads.get(thread_id)
+        if thread is None:
+            return False
+        if thread.active_run is not None or thread.queued:
+            raise ThreadBusy(thread_id, thread.active_run, len(thread.queued))
+        del self._threads[thread_id]
+        del self._thread_runs[thread_id]
+        return True
+
+    async def begin_thread_run(
+        self, thread_id: str, run: RunRecord, strategy: MultitaskStrategy
+    ) -> ThreadTurn:
+        thread = self._threads.get(thread_id)
+        if thread is None:
+            raise ThreadMissing(thread_id)
+        busy = thread.active_run is not None or bool(thread.queued)
+        if busy and strategy is MultitaskStrategy.REJECT:
+            raise ThreadBusy(thread_id, thread.active_run, len(thread.queued))
+        self._thread_runs[thread_id][run.run_id] = self._runs.get(run.run_id, run)
+        thread.expires_at = None
+        thread.updated_at = run.created_at
+        if not busy:
+            _activate(thread, run.run_id)
+            return ThreadTurn(started=True)
+        if strategy is MultitaskStrategy.INTERRUPT:
+            thread.queued.insert(0, run.run_id)
+            return ThreadTurn(started=False, cancel=thread.active_run)
+        thread.queued.append(run.run_id)
+        return ThreadTurn(started=False)
+
+    async def finish_thread_run(
+        self,
+        thread_id: str,
+        run: RunRecord,
+        interrupts: list[dict[str, Any]],
+        expires_at: float | None,
+    ) -> str | None:
+        thread = self._threads.get(thread_id)
+        if thread is None:
+            return None
+        thread.updated_at = run.ended_at or thread.updated_at
+        if thread.active_run != run.run_id:
+            if run.run_id in thread.queued:
+                thread.queued.remove(run.run_id)
+            return None
+        if thread.queued:
+            _activate(thread, thread.queued.pop(0))
+            return thread.active_run
+        thread.active_run = None
+        thread.status = THREAD_STATUS_AFTER[run.status]
+        thread.interrupts = interrupts
+        thread.expires_at = expires_at if thread.implicit else None
+        return None
+
+    async def thread_runs(self, thread_id: str) -> list[dict[str, Any]]:
+        runs = self._thread_runs.get(thread_id, {})
+        return [record.summary() for record in reversed(runs.values())]
+
+    async def claim_expired_threads(self, now: float) -> list[str]:
+        expired = [
+            thread_id
+            for thread_id, thread in self._threads.items()
+            if thread.expires_at is not None and thread.expires_at <= now
+        ]
+        for thread_id in expired:
+            del self._threads[thread_id]
+            del self._thread_runs[thread_id]
+        return expired
+
     def _evict(self, run_id: str) -> None:
         self._evictions.pop(run_id, None)
         self._runs.pop(run_id, None)
@@ -153,3 +257,9 @@ class MemoryStore:
             handle.cancel()
         for run_id in list(self._logs):
             self._evict(run_id)
+
+
+def _activate(thread: ThreadRecord, run_id: str) -> None:
+    thread.active_run = run_id
+    thread.status = ThreadStatus.BUSY
+    thread.interrupts = []

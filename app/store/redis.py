@@ -35,6 +35,7 @@ from redis.retry import Retry
 
 from app.events import Event, EventName, RunStatus
 from app.store.base import (
+    CONTROL_KINDS,
     AppendConflict,
     ControlKind,
     RunEnd,
@@ -43,6 +44,7 @@ from app.store.base import (
     new_process_id,
 )
 from app.store.liveness import Heartbeat, Watch
+from app.store.redis_threads import RedisThreads
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +199,7 @@ class _Outbox:
     error: Exception | None = None
 
 
-class RedisStore:
+class RedisStore(RedisThreads):
     def __init__(
         self,
         url: str,
@@ -244,6 +246,7 @@ class RedisStore:
         self._set_status = self.redis.register_script(_SET_STATUS)
         self._add_subscriber = self.redis.register_script(_ADD_SUBSCRIBER)
         self._claim = self.redis.register_script(_CLAIM)
+        RedisThreads.__init__(self)
         self._followers: dict[str, _Follower] = {}
         self._outboxes: dict[str, _Outbox] = {}
         self._batches = itertools.count()
@@ -341,6 +344,7 @@ class RedisStore:
             "owner": record.owner,
             "events": 0,
             "subscribers": 0,
+            "thread_id": record.thread_id or "",
         }
         self._owned.add(record.run_id)
 
@@ -368,6 +372,7 @@ class RedisStore:
             owner=text.get("owner", ""),
             ended_at=text.get("ended_at") or None,
             events=int(text.get("events", 0)),
+            thread_id=text.get("thread_id") or None,
         )
 
     async def set_status(self, run_id: str, status: RunStatus) -> None:
@@ -408,21 +413,24 @@ class RedisStore:
                 await self._write(run_id, batch, end)
                 if end is not None:
                     self._outboxes.pop(run_id, None)
-                    await self._disown(run_id)
-        except AppendConflict as exc:
-            outbox.error = exc
-            outbox.pending.clear()
-            if exc.ended:
-                await self._disown(run_id)
-        except StoreUnavailable as exc:
+        except (AppendConflict, StoreUnavailable) as exc:
             outbox.error = exc
             outbox.pending.clear()
 
-    async def _disown(self, run_id: str) -> None:
-        """The run has ended: this process no longer answers for it."""
+    async def release_run(self, run_id: str) -> None:
         self._owned.discard(run_id)
-        with contextlib.suppress(StoreUnavailable):
-            await self.retrying(lambda: self.redis.srem(self.owned_key(self._process_id), run_id))
+        await self.retrying(lambda: self.redis.srem(self.owned_key(self._process_id), run_id))
+
+    async def discard_run(self, run_id: str) -> None:
+        self._owned.discard(run_id)
+
+        async def discard() -> None:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.delete(self.meta_key(run_id), self.log_key(run_id))
+                pipe.srem(self.owned_key(self._process_id), run_id)
+                await pipe.execute()
+
+        await self.retrying(discard)
 
     async def _write(self, run_id: str, events: Sequence[Event], end: RunEnd | None) -> None:
         batch = f"{self._process_id}:{next(self._batches)}"
@@ -502,7 +510,7 @@ class RedisStore:
                     delay = 0.1
                     async for message in pubsub.listen():
                         kind, _, run_id = message["data"].decode().partition(" ")
-                        if kind in ("cancel", "idle"):
+                        if kind in CONTROL_KINDS:
                             yield kind, run_id  # type: ignore[misc]
             except _UNREACHABLE as exc:
                 logger.warning("control channel lost (%s); resubscribing", exc)

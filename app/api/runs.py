@@ -1,70 +1,32 @@
-"""The HTTP routes: parse, call the RunManager, return."""
+"""Runs: start one, read its status, cancel it, and stream its log (replay, then live)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, Response
-
+from app.api.deps import Manager, RunBody, SettingsDep, ThreadsDep
 from app.errors import ApiError, JSONBody, not_found
 from app.requests import (
-    RunRequest,
     event_filter,
     one_shot_request,
     read_run_request,
     resume_position,
     stream_mode,
 )
-from app.runs import AtCapacity, RunManager
+from app.runs import RunManager
 from app.settings import Settings
 from app.sse import event_stream_response, frames
 from app.store.base import RunRecord
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 router = APIRouter()
 
 
-def get_manager(request: Request) -> RunManager:
-    return request.app.state.manager
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-async def run_body(
-    request: Request, settings: Annotated[Settings, Depends(get_settings)]
-) -> RunRequest:
-    return await read_run_request(request, settings.max_request_bytes)
-
-
-Manager = Annotated[RunManager, Depends(get_manager)]
-Body = Annotated[RunRequest, Depends(run_body)]
-
-
-@router.get("/", include_in_schema=False)
-async def index() -> FileResponse:
-    return FileResponse(STATIC_DIR / "index.html")
-
-
-@router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@router.get("/graph")
-async def graph(request: Request) -> JSONBody:
-    return JSONBody(request.app.state.graph_description)
-
-
-@router.post("/runs", status_code=201)
-async def create_run(body: Body, manager: Manager) -> JSONBody:
-    record = await _start(manager, body)
+def created(record: RunRecord) -> JSONBody:
     return JSONBody(
         {
             "run_id": record.run_id,
+            "thread_id": record.thread_id,
             "status": record.status,
             "stream_url": f"/runs/{record.run_id}/stream",
         },
@@ -72,14 +34,20 @@ async def create_run(body: Body, manager: Manager) -> JSONBody:
     )
 
 
+@router.post("/runs", status_code=201)
+async def create_run(body: RunBody, threads: ThreadsDep) -> JSONBody:
+    spec = body.spec()
+    return created(await threads.start_run(spec, create_thread=body.if_not_exists == "create"))
+
+
 @router.get("/runs/{run_id}")
 async def get_run(run_id: str, manager: Manager) -> JSONBody:
-    return JSONBody((await _record(manager, run_id)).public())
+    return JSONBody((await run_record(manager, run_id)).public())
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202)
 async def cancel_run(run_id: str, manager: Manager) -> JSONBody:
-    record = await _record(manager, run_id)
+    record = await run_record(manager, run_id)
     await manager.cancel(run_id)
     return JSONBody(
         {"run_id": run_id, "status": "cancelling" if not record.status.finished else record.status},
@@ -99,48 +67,42 @@ async def stream_run(run_id: str, request: Request, manager: Manager) -> Respons
                 f"Last-Event-ID belongs to run {position[0]!r}, not {run_id!r}",
             )
         after = position[1]
-    return await _attach(request, manager, run_id, after)
+    return await attach(request, manager, run_id, after)
 
 
 @router.get("/stream")
-async def one_shot_get(request: Request, manager: Manager) -> Response:
+async def one_shot_get(request: Request, manager: Manager, threads: ThreadsDep) -> Response:
     position = resume_position(request)
     if position is not None:
-        return await _attach(request, manager, *position)
-    record = await _start(manager, one_shot_request(request))
-    return await _attach(request, manager, record.run_id, 0)
+        return await attach(request, manager, *position)
+    record = await threads.start_run(one_shot_request(request).spec())
+    return await attach(request, manager, record.run_id, 0)
 
 
 @router.post("/stream")
 async def one_shot_post(
-    request: Request, manager: Manager, settings: Annotated[Settings, Depends(get_settings)]
+    request: Request, manager: Manager, threads: ThreadsDep, settings: SettingsDep
 ) -> Response:
     # A reconnect must resume its run, never start another: look at the id before the body.
     position = resume_position(request)
     if position is not None:
-        return await _attach(request, manager, *position)
-    record = await _start(manager, await read_run_request(request, settings.max_request_bytes))
-    return await _attach(request, manager, record.run_id, 0)
+        return await attach(request, manager, *position)
+    body = await read_run_request(request, settings.max_request_bytes)
+    record = await threads.start_run(body.spec(), create_thread=body.if_not_exists == "create")
+    return await attach(request, manager, record.run_id, 0)
 
 
-async def _start(manager: RunManager, body: RunRequest) -> RunRecord:
-    try:
-        return await manager.start(body.input, body.config, body.on_disconnect, body.mode)
-    except AtCapacity as exc:
-        raise ApiError(429, "at_capacity", str(exc), headers={"Retry-After": "1"}) from exc
-
-
-async def _record(manager: RunManager, run_id: str) -> RunRecord:
+async def run_record(manager: RunManager, run_id: str) -> RunRecord:
     record = await manager.store.get_run(run_id)
     if record is None:
         raise not_found(run_id)
     return record
 
 
-async def _attach(request: Request, manager: RunManager, run_id: str, after: int) -> Response:
+async def attach(request: Request, manager: RunManager, run_id: str, after: int) -> Response:
     names = event_filter(request)
     mode = stream_mode(request)
-    record = await _record(manager, run_id)
+    record = await run_record(manager, run_id)
     if mode is not None and mode != record.mode:
         raise ApiError(
             400,

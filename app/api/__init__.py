@@ -1,0 +1,15 @@
+"""The HTTP routes, by resource: thin handlers that parse, call, and return."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.api import pages, runs, threads
+from app.api.pages import STATIC_DIR
+
+__all__ = ["STATIC_DIR", "router"]
+
+router = APIRouter()
+router.include_router(pages.router)
+router.include_router(runs.router)
+router.include_router(threads.router)

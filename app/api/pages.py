@@ -1,0 +1,28 @@
+"""The page, the health check and the graph's shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
+
+from app.errors import JSONBody
+
+STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
+router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+async def index() -> FileResponse:
+    return FileResponse(STATIC_DIR / "index.html")
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/graph")
+async def graph(request: Request) -> JSONBody:
+    return JSONBody(request.app.state.graph_description)

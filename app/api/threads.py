@@ -1,0 +1,60 @@
+"""Threads: create, read (state, history, runs), delete, and run on one (a new input, or a
+command that resumes it)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from app.api.deps import RunBody, SettingsDep, ThreadsDep
+from app.api.runs import created
+from app.errors import JSONBody
+from app.requests import ThreadRequest, read_body
+
+router = APIRouter(prefix="/threads")
+ThreadPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
+THREAD_SHAPE = '{"thread_id"?: str, "metadata"?: {...}}'
+
+
+@router.post("", status_code=201)
+async def create_thread(request: Request, threads: ThreadsDep, settings: SettingsDep) -> JSONBody:
+    body = await read_body(request, settings.max_request_bytes, ThreadRequest, THREAD_SHAPE)
+    return JSONBody((await threads.create(body.thread_id, body.metadata)).public(), 201)
+
+
+@router.get("/{thread_id}")
+async def get_thread(thread_id: ThreadPath, threads: ThreadsDep) -> JSONBody:
+    return JSONBody(await threads.describe(thread_id))
+
+
+@router.get("/{thread_id}/state")
+async def thread_state(thread_id: ThreadPath, threads: ThreadsDep) -> JSONBody:
+    return JSONBody(await threads.state(thread_id))
+
+
+@router.get("/{thread_id}/history")
+async def thread_history(
+    thread_id: ThreadPath, threads: ThreadsDep, limit: Annotated[int, Query()] = 10
+) -> JSONBody:
+    return JSONBody(await threads.history(thread_id, limit))
+
+
+@router.get("/{thread_id}/runs")
+async def thread_runs(thread_id: ThreadPath, threads: ThreadsDep) -> JSONBody:
+    return JSONBody(await threads.runs(thread_id))
+
+
+@router.delete("/{thread_id}", status_code=204)
+async def delete_thread(thread_id: ThreadPath, threads: ThreadsDep) -> Response:
+    await threads.delete(thread_id)
+    return Response(status_code=204)
+
+
+@router.post("/{thread_id}/runs", status_code=201)
+async def create_thread_run(thread_id: ThreadPath, body: RunBody, threads: ThreadsDep) -> JSONBody:
+    record = await threads.start_run(
+        body.spec(thread_id), create_thread=body.if_not_exists == "create"
+    )
+    return created(record)

@@ -1,0 +1,144 @@
+"""Choosing where threads keep their checkpoints, from GATEWAY_CHECKPOINTER.
+
+LangGraph's checkpointer holds a thread's state; the gateway only opens it, hands it to the
+graph (unless the graph brought its own) and closes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.pregel import Pregel
+
+from app.settings import Settings
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+class CheckpointerConfigError(Exception):
+    """GATEWAY_CHECKPOINTER cannot be used as given; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """The graph to run (with a checkpointer attached when there is one) and what it uses."""
+
+    graph: Pregel
+    saver: BaseCheckpointSaver[Any] | None
+    description: str
+
+    @property
+    def enabled(self) -> bool:
+        return self.saver is not None
+
+
+def checkpointer_url(settings: Settings) -> str:
+    """The configured URL, or the default for the store: in-memory with the memory store,
+    none with Redis (where an in-memory saver would lose threads between processes)."""
+    if settings.checkpointer is not None:
+        return settings.checkpointer.strip()
+    return "memory://" if settings.store_url.startswith("memory") else "none"
+
+
+def check_checkpointer(settings: Settings) -> None:
+    """Refuse, in one line, what cannot work: an unknown scheme, or a checkpointer private to
+    one process (memory, SQLite) behind a store that several processes share."""
+    url = checkpointer_url(settings)
+    scheme = url.partition("://")[0]
+    if url == "none" or scheme in ("memory", *POSTGRES_SCHEMES):
+        pass
+    elif scheme == "sqlite":
+        if not _sqlite_path(url):
+            raise CheckpointerConfigError(
+                f"GATEWAY_CHECKPOINTER {url!r}: expected sqlite:///relative/file.db "
+                "or sqlite:////absolute/file.db"
+            )
+    else:
+        raise CheckpointerConfigError(
+            f"GATEWAY_CHECKPOINTER {url!r}: unsupported (use memory://, sqlite:///file.db, "
+            "postgresql://user:pass@host:port/db or none)"
+        )
+    if scheme in ("memory", "sqlite") and not settings.store_url.startswith("memory"):
+        raise CheckpointerConfigError(
+            f"GATEWAY_CHECKPOINTER {url!r} keeps threads in one process, but GATEWAY_STORE_URL "
+            "is shared by several: set GATEWAY_CHECKPOINTER=postgresql://user:pass@host:port/db"
+        )
+
+
+def _sqlite_path(url: str) -> str:
+    # SQLAlchemy's convention: three slashes, then the path (a fourth makes it absolute).
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+
+
+@contextlib.asynccontextmanager
+async def open_checkpointing(graph: Pregel, settings: Settings) -> AsyncIterator[Checkpointing]:
+    check_checkpointer(settings)
+    own = graph.checkpointer
+    if isinstance(own, BaseCheckpointSaver):
+        # A graph compiled with its own checkpointer keeps it.
+        yield Checkpointing(graph, own, f"the graph's own {type(own).__name__}")
+        return
+    url = checkpointer_url(settings)
+    scheme = url.partition("://")[0]
+    if url == "none":
+        yield Checkpointing(graph, None, "none (threads are disabled)")
+        return
+    async with _open_saver(url, scheme) as saver:
+        yield Checkpointing(graph.copy(update={"checkpointer": saver}), saver, _describe(url))
+
+
+@contextlib.asynccontextmanager
+async def _open_saver(url: str, scheme: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    if scheme == "memory":
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        yield InMemorySaver()
+    elif scheme == "sqlite":
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        path = Path(_sqlite_path(url))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+            await saver.setup()
+            yield saver
+    else:
+        import psycopg
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
+
+        try:
+            # One plain attempt first: the pool would retry (and log) for its whole timeout.
+            async with await psycopg.AsyncConnection.connect(url, connect_timeout=5):
+                pass
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointerConfigError(
+                f"cannot reach PostgreSQL at {_describe(url)}: {reason}"
+            ) from exc
+        pool = AsyncConnectionPool(
+            url,
+            open=False,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        )
+        await pool.open(wait=True, timeout=10)
+        try:
+            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+            await saver.setup()
+            yield saver
+        finally:
+            await pool.close()
+
+
+def _describe(url: str) -> str:
+    """The URL without its password, for logs and errors."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if at and ":" in credentials:
+        credentials = credentials.split(":", 1)[0] + ":***"
+    return f"{scheme}{sep}{credentials}{at}{host}"

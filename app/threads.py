@@ -1,0 +1,202 @@
+"""Threads: a line of runs over one checkpoint history.
+
+LangGraph's checkpointer keeps a thread's state; the event store keeps the thread's record
+(status, runs, pending interrupts), so both stores coordinate threads as they coordinate runs.
+This module checks what clients ask of threads and answers from those two; it never copies
+state out of the checkpointer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from typing import Any
+
+from app.errors import ApiError
+from app.runs import RunManager, RunSpec
+from app.store.base import (
+    RunRecord,
+    ThreadBusy,
+    ThreadMissing,
+    ThreadRecord,
+    ThreadStatus,
+)
+from app.translate import interrupt_list, pending_interrupts, state_view
+from app.writer import iso_now
+
+# LangGraph reads a resume value as a map of interrupt ids to answers when every key looks
+# like an interrupt id (an xxh3-128 hex digest); otherwise it is one answer.
+INTERRUPT_ID_RE = re.compile(r"[0-9a-f]{32}")
+MAX_HISTORY = 1000
+
+
+def thread_not_found(thread_id: str) -> ApiError:
+    return ApiError(404, "thread_not_found", f"no thread {thread_id!r} (unknown, or deleted)")
+
+
+def thread_busy(exc: ThreadBusy) -> ApiError:
+    return ApiError(
+        409,
+        "thread_busy",
+        f"{exc}; multitask_strategy 'enqueue' waits for it, 'interrupt' cancels it",
+        details={"active_run": exc.active, "queued": exc.queued},
+    )
+
+
+class Threads:
+    def __init__(self, manager: RunManager) -> None:
+        self.manager = manager
+        self.store = manager.store
+        self.checkpointing = manager.checkpointing
+
+    def _require_checkpointer(self) -> None:
+        if not self.checkpointing.enabled:
+            hint = (
+                "GATEWAY_CHECKPOINTER=postgresql://user:pass@host:port/db"
+                if not self.manager.settings.store_url.startswith("memory")
+                else "GATEWAY_CHECKPOINTER (memory://, sqlite:///file.db or postgresql://…)"
+            )
+            raise ApiError(
+                501, "threads_disabled", f"threads need a checkpointer, and none is set: set {hint}"
+            )
+
+    async def create(self, thread_id: str | None, metadata: dict[str, Any]) -> ThreadRecord:
+        self._require_checkpointer()
+        now = iso_now()
+        record = ThreadRecord(thread_id or uuid.uuid4().hex, now, now, metadata)
+        if not await self.store.create_thread(record):
+            raise ApiError(409, "thread_exists", f"thread {record.thread_id!r} exists already")
+        return record
+
+    async def get(self, thread_id: str) -> ThreadRecord:
+        record = await self._find(thread_id)
+        if record is None:
+            raise thread_not_found(thread_id)
+        return record
+
+    async def _find(self, thread_id: str) -> ThreadRecord | None:
+        """The thread's record; rebuilt from its checkpoints when the store has lost it (the
+        memory store, restarted over a SQLite checkpointer): its status and pending
+        interrupts come back, its metadata and list of runs do not."""
+        self._require_checkpointer()
+        record = await self.store.get_thread(thread_id)
+        if record is not None:
+            return record
+        snapshot = await self.manager.graph.aget_state(self._config(thread_id), subgraphs=True)
+        created_at = snapshot.created_at
+        if created_at is None:
+            return None
+        pending = pending_interrupts(snapshot)
+        rebuilt = ThreadRecord(
+            thread_id,
+            created_at,
+            created_at,
+            status=ThreadStatus.IDLE if pending is None else ThreadStatus.INTERRUPTED,
+            interrupts=interrupt_list(pending or []),
+        )
+        await self.store.create_thread(rebuilt)
+        return await self.store.get_thread(thread_id)
+
+    async def describe(self, thread_id: str) -> dict[str, Any]:
+        record = await self.get(thread_id)
+        state = await self.state(thread_id)
+        return {**record.public(), "values": state["values"], "interrupts": record.interrupts}
+
+    async def state(self, thread_id: str) -> dict[str, Any]:
+        await self.get(thread_id)
+        snapshot = await self.manager.graph.aget_state(self._config(thread_id))
+        return state_view(snapshot)
+
+    async def history(self, thread_id: str, limit: int) -> list[dict[str, Any]]:
+        if not 1 <= limit <= MAX_HISTORY:
+            raise ApiError(422, "invalid_limit", f"?limit must be 1 to {MAX_HISTORY}")
+        await self.get(thread_id)
+        states = self.manager.graph.aget_state_history(self._config(thread_id), limit=limit)
+        return [state_view(snapshot) async for snapshot in states]
+
+    async def runs(self, thread_id: str) -> list[dict[str, Any]]:
+        await self.get(thread_id)
+        return await self.store.thread_runs(thread_id)
+
+    async def delete(self, thread_id: str) -> None:
+        await self.get(thread_id)
+        try:
+            deleted = await self.store.delete_thread(thread_id)
+        except ThreadBusy as exc:
+            raise thread_busy(exc) from exc
+        if not deleted:
+            raise thread_not_found(thread_id)
+        saver = self.checkpointing.saver
+        assert saver is not None
+        await saver.adelete_thread(thread_id)
+
+    async def start_run(self, spec: RunSpec, *, create_thread: bool = False) -> RunRecord:
+        """Start a run: on its thread when it names one (created first if asked), else on a
+        thread of its own when there is a checkpointer, else on none."""
+        if spec.thread_id is None and self.checkpointing.enabled:
+            # LangGraph's own way to name a thread: the same as naming it here.
+            named = spec.config.get("configurable", {}).get("thread_id")
+            if named is not None:
+                spec = dataclasses.replace(spec, thread_id=str(named))
+        if spec.thread_id is not None:
+            thread = await self._find(spec.thread_id)
+            if thread is None and create_thread:
+                await self.store.create_thread(ThreadRecord(spec.thread_id, iso_now(), iso_now()))
+            elif thread is None:
+                raise thread_not_found(spec.thread_id)
+            elif spec.command is not None and "resume" in spec.command:
+                _check_resume(thread, spec)
+        elif spec.command is not None:
+            raise ApiError(
+                400,
+                "thread_required",
+                "a command acts on a thread's checkpoint: give thread_id",
+            )
+        try:
+            return await self.manager.start(spec)
+        except ThreadBusy as exc:
+            raise thread_busy(exc) from exc
+        except ThreadMissing as exc:
+            raise thread_not_found(str(exc)) from exc
+
+    @staticmethod
+    def _config(thread_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread_id}}
+
+
+def _check_resume(thread: ThreadRecord, spec: RunSpec) -> None:
+    """A resume must answer interrupts the thread is waiting on. On a busy thread it is
+    refused as busy (reject), or goes behind the active run, which may leave the thread
+    waiting for it by then: LangGraph ignores a resume that answers nothing."""
+    if thread.active_run is not None or thread.queued:
+        return
+    pending = [{"id": i["id"], "value": i["value"], "node": i["node"]} for i in thread.interrupts]
+    details = {"status": thread.status, "pending": pending}
+    if thread.status is not ThreadStatus.INTERRUPTED:
+        raise ApiError(
+            409,
+            "not_interrupted",
+            f"thread {thread.thread_id!r} is {thread.status}: there is no interrupt to resume",
+            details=details,
+        )
+    ids = [i["id"] for i in pending]
+    resume = (spec.command or {}).get("resume")
+    if isinstance(resume, dict) and resume and all(INTERRUPT_ID_RE.fullmatch(k) for k in resume):
+        unknown = sorted(set(resume) - set(ids))
+        if unknown:
+            raise ApiError(
+                409,
+                "interrupt_not_pending",
+                f"interrupts {unknown} are not pending on thread {thread.thread_id!r}; "
+                f"pending: {ids}",
+                details=details,
+            )
+    elif len(ids) > 1:
+        raise ApiError(
+            409,
+            "several_interrupts",
+            f"{len(ids)} interrupts are pending on thread {thread.thread_id!r}: resume with a "
+            f"map {{interrupt_id: value}} of {ids}",
+            details=details,
+        )

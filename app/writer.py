@@ -1,0 +1,90 @@
+"""Writing one run's log: numbering its events and appending them, then ending it once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from app.events import Event, RunStatus, encode_event, now_ms
+from app.store.base import AppendConflict, EventStore, RunEnd, StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+Emitted = list[tuple[str, dict[str, Any]]]
+T = TypeVar("T")
+
+
+def iso_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def until_stored(call: Callable[[], Awaitable[T]], what: str) -> T:
+    """Retry `call` for as long as the store is unreachable: what it records must not be
+    lost (a run's end, its thread's bookkeeping). Only cancelling the caller stops it."""
+    delay = 0.05
+    while True:
+        try:
+            return await call()
+        except StoreUnavailable as exc:
+            if delay == 0.05:
+                logger.warning("%s: the store is unreachable, retrying: %s", what, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2)
+
+
+class RunWriter:
+    """Numbers a run's events after `seq` (1, 2, 3, … for a new run) and appends them."""
+
+    def __init__(
+        self, store: EventStore, run_id: str, max_payload_bytes: int, seq: int = 0
+    ) -> None:
+        self._store = store
+        self.run_id = run_id
+        self._max_payload = max_payload_bytes
+        self.seq = seq
+
+    def _encode(self, items: Emitted) -> list[Event]:
+        ts = now_ms()
+        first = self.seq + 1
+        return [
+            encode_event(self.run_id, first + i, name, fields, ts, self._max_payload)
+            for i, (name, fields) in enumerate(items)
+        ]
+
+    async def append(self, items: Emitted) -> None:
+        if not items:
+            return
+        events = self._encode(items)
+        await self._store.append(self.run_id, events)
+        self.seq = events[-1].seq
+
+    async def end(
+        self, items: Emitted, status: RunStatus, *, resync: bool = False
+    ) -> RunEnd | None:
+        """Append the run's last events (ending with run.end), closing its log. Returns the
+        end when these ended the run; None when it had already ended (another process ended
+        it as lost, or it expired). While the store is unreachable this keeps trying."""
+        while True:
+            if resync:
+                # Events in flight when the store failed may or may not have landed. (A run
+                # that is gone has no last seq: the append below then says it has ended.)
+                last = await until_stored(lambda: self._store.last_seq(self.run_id), self.run_id)
+                self.seq = last or 0
+            end = RunEnd(status, iso_now())
+            events = self._encode(items)
+            try:
+                await self._store.append(self.run_id, events, end)
+                await self._store.flush(self.run_id)
+            except AppendConflict as exc:
+                if exc.ended:
+                    return None
+            except StoreUnavailable as exc:
+                logger.warning("run %s: cannot record its end yet: %s", self.run_id, exc)
+                await asyncio.sleep(0.5)
+            else:
+                self.seq = events[-1].seq
+                return end
+            resync = True

@@ -1,0 +1,148 @@
+"""Where threads keep their checkpoints: SQLite across a restart, PostgreSQL shared by two
+processes over Redis, and the combinations refused at start-up."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import ROOT, TESTS, PostgresServer, RedisServer, Server, free_port, start_server
+from sse import FAST, read_events
+
+APPROVE = {**FAST, "topic": "restarts", "approve": True}
+Spawn = Callable[..., Server]
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Spawn]:
+    started: list[Server] = []
+
+    def make(**settings: object) -> Server:
+        srv = start_server(tmp_path, None, **settings)
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop(signal.SIGKILL)
+
+
+def client(srv: Server) -> httpx.Client:
+    return httpx.Client(base_url=srv.url, timeout=httpx.Timeout(20, connect=5))
+
+
+def pause_on(c: httpx.Client, thread_id: str) -> dict:
+    created = c.post(f"/threads/{thread_id}/runs", json={"input": APPROVE}, timeout=20)
+    assert created.status_code == 201, created.text
+    events = read_events(c, created.json()["stream_url"])
+    assert events[-1].data["status"] == "interrupted"
+    return events[-2].data["interrupts"][0]
+
+
+def test_sqlite_keeps_a_paused_thread_across_a_restart(spawn: Spawn, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/threads.db"  # SQLAlchemy's form: the path is absolute here
+    first = spawn(checkpointer=url)
+    with client(first) as c:
+        assert c.post("/threads", json={"thread_id": "kept"}).status_code == 201
+        pending = pause_on(c, "kept")
+    assert first.stop() in (0, -signal.SIGTERM)
+    again = spawn(checkpointer=url)
+    with client(again) as c:
+        thread = c.get("/threads/kept").json()
+        assert thread["status"] == "interrupted"
+        assert [i["id"] for i in thread["interrupts"]] == [pending["id"]]
+        resumed = c.post("/threads/kept/runs", json={"command": {"resume": True}})
+        assert resumed.status_code == 201, resumed.text
+        events = read_events(c, resumed.json()["stream_url"])
+    end = events[-1].data
+    assert end["status"] == "success"
+    assert [m["content"] for m in end["output"]["messages"]] == [
+        "restarts",
+        "On restarts: Server-sent events keep one",
+    ]
+    assert end["output"]["facts"].startswith("restarts: text/event-stream")
+
+
+def test_postgres_threads_move_between_processes(
+    spawn: Spawn, redis_server: RedisServer, postgres_server: PostgresServer
+) -> None:
+    shared = {"store_url": redis_server.url, "checkpointer": postgres_server.url}
+    a, b = spawn(**shared), spawn(**shared)
+    with client(a) as on_a, client(b) as on_b:
+        thread_id = on_a.post("/threads", json={}).json()["thread_id"]
+        pending = pause_on(on_a, thread_id)
+        assert on_b.get(f"/threads/{thread_id}").json()["interrupts"][0]["id"] == pending["id"]
+        resumed = on_b.post(f"/threads/{thread_id}/runs", json={"command": {"resume": False}})
+        events = read_events(on_a, resumed.json()["stream_url"])
+        assert events[-1].data["status"] == "success"
+        assert "not approved" in events[-1].data["output"]["facts"]
+        assert [r["status"] for r in on_a.get(f"/threads/{thread_id}/runs").json()] == [
+            "success",
+            "interrupted",
+        ]
+
+
+def test_only_one_of_ten_racing_runs_takes_an_idle_thread(
+    spawn: Spawn, redis_server: RedisServer, postgres_server: PostgresServer
+) -> None:
+    shared = {"store_url": redis_server.url, "checkpointer": postgres_server.url}
+    servers = [spawn(**shared), spawn(**shared)]
+    with client(servers[0]) as c:
+        thread_id = c.post("/threads", json={}).json()["thread_id"]
+
+    def post(i: int) -> int:
+        with client(servers[i % 2]) as c:
+            body = {"input": {**FAST, "delay": 0.3}}
+            return c.post(f"/threads/{thread_id}/runs", json=body).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        statuses = sorted(pool.map(post, range(10)))
+    assert statuses == [201] + [409] * 9
+    with client(servers[1]) as c:
+        assert len(c.get(f"/threads/{thread_id}/runs").json()) == 1
+
+
+def _serve(**env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", "serve", "--port", str(free_port())],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(TESTS), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("checkpointer", ["memory://", "sqlite:///threads.db"])
+def test_a_one_process_checkpointer_behind_redis_is_refused(
+    redis_server: RedisServer, checkpointer: str
+) -> None:
+    done = _serve(GATEWAY_STORE_URL=redis_server.url, GATEWAY_CHECKPOINTER=checkpointer)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: GATEWAY_CHECKPOINTER {checkpointer!r} keeps threads in one process, but "
+        "GATEWAY_STORE_URL is shared by several: set "
+        "GATEWAY_CHECKPOINTER=postgresql://user:pass@host:port/db"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("checkpointer", "message"),
+    [
+        ("mongodb://x", "unsupported (use memory://, sqlite:///file.db"),
+        ("sqlite://nope.db", "expected sqlite:///relative/file.db"),
+        ("postgresql://nobody:secret@127.0.0.1:1/db", "cannot reach PostgreSQL at"),
+    ],
+)
+def test_a_bad_checkpointer_is_one_clear_line(checkpointer: str, message: str) -> None:
+    done = _serve(GATEWAY_CHECKPOINTER=checkpointer)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: ") and message in line
+    assert "secret" not in line
