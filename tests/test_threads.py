@@ -136,9 +136,10 @@ def test_resuming_runs_the_paused_node_again_with_the_answer(
     assert [r["status"] for r in runs] == ["success", "interrupted"]
     history = client.get(f"/threads/{thread_id}/history", params={"limit": 3}).json()
     assert len(history) == 3 and history[0]["next"] == []
-    assert history[0]["checkpoint_id"] == client.get(f"/threads/{thread_id}/state").json()[
-        "checkpoint_id"
-    ]
+    assert (
+        history[0]["checkpoint_id"]
+        == client.get(f"/threads/{thread_id}/state").json()["checkpoint_id"]
+    )
     assert history[0]["created_at"] > history[1]["created_at"] > history[2]["created_at"]
 
 
