@@ -1,9 +1,11 @@
-// The live page: draws the graph from GET /graph, starts or attaches to a run, and renders its
-// SSE stream. Everything that comes from a graph is set with textContent, never as HTML.
+// The live page: draws the graph from GET /graph, starts or attaches to a run on a thread, and
+// renders its SSE stream; when the run pauses at an interrupt, it asks for the answer and
+// follows the resumed run. Everything that comes from a graph is set with textContent, never
+// as HTML.
 
 const EVENT_NAMES = [
   "run.start", "node.start", "node.end", "node.error", "token", "llm.end", "tool.start",
-  "tool.end", "custom", "stream.gap", "run.error", "run.end",
+  "tool.end", "custom", "stream.gap", "run.interrupt", "run.error", "run.end",
 ];
 const SVG = "http://www.w3.org/2000/svg";
 const NODE_W = 150;
@@ -15,6 +17,9 @@ const $ = (id) => document.getElementById(id);
 
 const view = {
   runId: null,
+  threadId: null,
+  threadsEnabled: true,
+  answers: new Map(), // interrupt id -> answer, while several are pending
   source: null,
   lastId: null,
   lastSeq: 0,
@@ -57,6 +62,25 @@ function setRunStatus(status) {
   const active = status === "running" || status === "pending";
   $("cancel").disabled = !active;
   $("drop").disabled = !active;
+}
+
+const enc = encodeURIComponent;
+
+function setAddress(threadId, runId) {
+  const query = new URLSearchParams();
+  if (threadId) query.set("thread", threadId);
+  if (runId) query.set("run", runId);
+  const search = query.toString();
+  history.pushState({ threadId, runId }, "", search ? `?${search}` : location.pathname);
+}
+
+async function postJSON(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { response, body: await response.json().catch(() => ({})) };
 }
 
 function showRunError(message) {
@@ -225,11 +249,16 @@ const handlers = {
   },
   custom: (d) => showProgress(d),
   "stream.gap": (d) => showRunError(`${d.missed} older events were dropped by retention`),
+  "run.interrupt": (d) => {
+    for (const pending of d.interrupts) setNode(pending.node, "waiting", "waiting for you");
+  },
   "run.error": (d) => showRunError(`${d.error.type}: ${d.error.message}`),
   "run.end": (d) => {
     setRunStatus(d.status);
     if (d.status === "success") setNode("__end__", "done");
     finish();
+    // The gateway settles the thread before run.end: its status and interrupts are current.
+    if (view.threadId) loadThread(view.threadId);
   },
 };
 
@@ -336,6 +365,145 @@ function attach(runId) {
   $("run-id").textContent = runId;
   setRunStatus("pending");
   connect(runId, null);
+  markCurrentRun();
+}
+
+// ---------- the thread: conversation, runs, and what it waits for ----------
+
+async function loadThread(threadId) {
+  const [thread, runs] = await Promise.all([
+    fetch(`/threads/${enc(threadId)}`),
+    fetch(`/threads/${enc(threadId)}/runs`),
+  ]);
+  if (thread.status === 404) {
+    showRunError(`thread ${threadId} is unknown here`);
+    return null;
+  }
+  if (!thread.ok || !runs.ok) return null;
+  const body = await thread.json();
+  const list = await runs.json();
+  if (threadId !== view.threadId) return null; // the page has moved to another thread
+  renderThread(body, list);
+  return { thread: body, runs: list };
+}
+
+function renderThread(thread, runs) {
+  $("thread-id").textContent = thread.thread_id;
+  $("thread-status").textContent = thread.status;
+  $("thread-status").dataset.status = thread.status;
+  const messages = (thread.values && thread.values.messages) || [];
+  $("conversation").replaceChildren(...messages.map((m) => el("li", { "data-role": m.type }, textOf(m))));
+  $("thread-runs").replaceChildren(...runs.map((run) => {
+    const item = el("li", { "data-run": run.run_id });
+    const open = el("button", { type: "button", title: "Show this run" }, run.run_id.slice(0, 8));
+    open.addEventListener("click", () => {
+      setAddress(view.threadId, run.run_id);
+      attach(run.run_id);
+    });
+    item.append(open, el("span", { class: "muted" }, run.status));
+    return item;
+  }));
+  markCurrentRun();
+  showInterrupts(thread.status === "interrupted" ? thread.interrupts : []);
+}
+
+function textOf(message) {
+  if (typeof message.content === "string") return message.content;
+  return (message.content || []).map((part) => part.text || "").join("");
+}
+
+function markCurrentRun() {
+  for (const item of document.querySelectorAll("#thread-runs li")) {
+    item.toggleAttribute("data-current", item.dataset.run === view.runId);
+  }
+}
+
+function clearThread() {
+  view.threadId = null;
+  for (const id of ["conversation", "thread-runs"]) $(id).replaceChildren();
+  $("thread-id").textContent = "–";
+  $("thread-status").textContent = "";
+  showInterrupts([]);
+}
+
+// The demo's approval asks {question, tool, args}: a yes or a no. Anything else is answered
+// with a JSON value.
+function isApproval(value) {
+  return value !== null && typeof value === "object" && "question" in value && "tool" in value;
+}
+
+function showInterrupts(pending) {
+  view.answers.clear();
+  $("interrupt").hidden = pending.length === 0;
+  $("interrupt-items").replaceChildren(...pending.map((item) => {
+    const card = el("div", { class: "interrupt-item", "data-interrupt": item.id });
+    const question = isApproval(item.value) ? item.value.question : `${item.node} asks:`;
+    card.append(el("p", { class: "interrupt-question" }, question));
+    if (isApproval(item.value)) {
+      card.append(el("pre", {}, `${item.value.tool}(${JSON.stringify(item.value.args)})`));
+      const buttons = el("div", { class: "buttons" });
+      const yes = el("button", { type: "button", class: "approve" }, "Approve");
+      const no = el("button", { type: "button", class: "reject" }, "Reject");
+      yes.addEventListener("click", () => answer(pending, item, card, true));
+      no.addEventListener("click", () => answer(pending, item, card, false));
+      buttons.append(yes, no);
+      card.append(buttons);
+    } else {
+      card.append(el("pre", {}, JSON.stringify(item.value, null, 2)));
+      card.append(el("textarea", { rows: "2", spellcheck: "false", "aria-label": "answer (JSON)" }, "true"));
+    }
+    return card;
+  }));
+  // Free-form answers (and several approvals) are sent together with Resume.
+  const oneApproval = pending.length === 1 && isApproval(pending[0].value);
+  $("resume").hidden = pending.length === 0 || oneApproval;
+}
+
+function answer(pending, item, card, value) {
+  if (pending.length === 1) {
+    resume(value);
+    return;
+  }
+  view.answers.set(item.id, value);
+  card.dataset.answer = String(value);
+}
+
+async function resumeFromForm() {
+  const cards = [...document.querySelectorAll("#interrupt-items .interrupt-item")];
+  const answers = {};
+  for (const card of cards) {
+    const box = card.querySelector("textarea");
+    if (box) {
+      try {
+        answers[card.dataset.interrupt] = JSON.parse(box.value);
+      } catch (error) {
+        showRunError(`the answer is not JSON: ${error.message}`);
+        return;
+      }
+    } else if (view.answers.has(card.dataset.interrupt)) {
+      answers[card.dataset.interrupt] = view.answers.get(card.dataset.interrupt);
+    } else {
+      showRunError("answer every question first");
+      return;
+    }
+  }
+  const ids = Object.keys(answers);
+  await resume(ids.length === 1 ? answers[ids[0]] : answers);
+}
+
+async function resume(value) {
+  showRunError("");
+  const { response, body } = await postJSON(`/threads/${enc(view.threadId)}/runs`, {
+    command: { resume: value },
+  });
+  if (!response.ok) {
+    showRunError(body.message || `HTTP ${response.status}`);
+    return;
+  }
+  showInterrupts([]);
+  setAddress(view.threadId, body.run_id);
+  attach(body.run_id);
+  loadThread(view.threadId);
 }
 
 function drop() {
@@ -357,22 +525,28 @@ async function start() {
     $("input-error").hidden = false;
     return;
   }
+  if ($("approve").checked) input.approve = true;
   $("input-error").hidden = true;
   $("start").disabled = true;
   try {
-    const response = await fetch("/runs", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ input }),
-    });
-    const body = await response.json();
+    let threadId = view.threadId;
+    if (!threadId && view.threadsEnabled) {
+      const made = await postJSON("/threads", {});
+      // Served without a checkpointer there are no threads: runs stand alone.
+      if (made.response.status === 501) view.threadsEnabled = false;
+      else if (made.response.ok) threadId = made.body.thread_id;
+    }
+    const url = threadId ? `/threads/${enc(threadId)}/runs` : "/runs";
+    const { response, body } = await postJSON(url, { input });
     if (!response.ok) {
       $("input-error").textContent = body.message || `HTTP ${response.status}`;
       $("input-error").hidden = false;
       return;
     }
-    history.pushState({ run: body.run_id }, "", `?run=${encodeURIComponent(body.run_id)}`);
+    view.threadId = threadId;
+    setAddress(threadId, body.run_id);
     attach(body.run_id);
+    if (threadId) loadThread(threadId);
   } finally {
     $("start").disabled = false;
   }
@@ -382,23 +556,34 @@ async function cancel() {
   if (view.runId) await fetch(`/runs/${encodeURIComponent(view.runId)}/cancel`, { method: "POST" });
 }
 
-function runFromLocation() {
-  return new URLSearchParams(location.search).get("run");
+function fromLocation() {
+  const query = new URLSearchParams(location.search);
+  return { threadId: query.get("thread"), runId: query.get("run") };
+}
+
+async function show({ threadId, runId }) {
+  view.threadId = threadId;
+  if (!threadId) clearThread();
+  const loaded = threadId ? await loadThread(threadId) : null;
+  // On a thread with no run named, show its latest one.
+  const target = runId || (loaded && loaded.runs.length ? loaded.runs[0].run_id : null);
+  if (target) attach(target);
 }
 
 async function main() {
   $("start").addEventListener("click", start);
   $("cancel").addEventListener("click", cancel);
   $("drop").addEventListener("click", drop);
-  window.addEventListener("popstate", () => {
-    const runId = runFromLocation();
-    if (runId) attach(runId);
+  $("resume").addEventListener("click", resumeFromForm);
+  $("new-thread").addEventListener("click", () => {
+    clearThread();
+    setAddress(null, null);
   });
+  window.addEventListener("popstate", () => show(fromLocation()));
   const response = await fetch("/graph");
   drawGraph(await response.json());
+  await show(fromLocation());
   document.body.dataset.ready = "true";
-  const runId = runFromLocation();
-  if (runId) attach(runId);
 }
 
 main();

@@ -88,7 +88,7 @@ def open_page(page: Page, base: str, query: str = "") -> None:
 def start(page: Page, **input_: Any) -> str:
     page.fill("#input", json.dumps(input_))
     page.click("#start")
-    expect(page).to_have_url(re.compile(r"\?run="))
+    expect(page).to_have_url(re.compile(r"[?&]run="))
     return urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)["run"][0]
 
 
@@ -275,3 +275,100 @@ def test_attaching_to_an_unknown_run_says_so(page: Page, server: Server) -> None
     open_page(page, server.url, "?run=nosuchrun")
     expect(page.locator("#conn")).to_have_text("closed")
     expect(page.locator("#run-error")).to_contain_text("unknown")
+
+
+def address(page: Page) -> dict[str, str]:
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)
+    return {key: values[0] for key, values in query.items()}
+
+
+def approve_and_follow(page: Page, base: str, paused_run: str) -> str:
+    page.click("#interrupt button.approve")
+    expect(page).not_to_have_url(re.compile(f"run={paused_run}"))
+    run_id = address(page)["run"]
+    wait_run_status(page, "success")
+    expect(page.locator("#interrupt")).to_be_hidden()
+    expect(page.locator("#thread-status")).to_have_text("idle")
+    assert node_state(page, "lookup") == "done" and node_state(page, "write") == "done"
+    expect(page.locator("#tools li")).to_have_count(1)
+    assert page.inner_text("#tokens") == final_output(base, run_id)["answer"]
+    assert_log_is_the_whole_run(page, base, run_id)
+    return run_id
+
+
+def test_the_approval_flow_pauses_asks_and_follows_the_resumed_run(
+    page: Page, server: Server
+) -> None:
+    open_page(page, server.url)
+    page.check("#approve")
+    paused = start(page, topic="approvals", delay=0.05, tokens=30, token_delay=0.03)
+    wait_run_status(page, "interrupted")
+    thread_id = address(page)["thread"]
+    expect(page.locator("#thread-id")).to_have_text(thread_id)
+    expect(page.locator("#thread-status")).to_have_text("interrupted")
+    expect(page.locator('#graph [data-node="lookup"]')).to_have_attribute("data-state", "waiting")
+    assert node_state(page, "write") == "idle"
+    expect(page.locator(".interrupt-question")).to_have_text(
+        "Look 'approvals' up with the lookup tool?"
+    )
+    expect(page.locator("#tools li")).to_have_count(0)
+    RESULTS.mkdir(exist_ok=True)
+    page.screenshot(path=RESULTS / "page-waiting.png", full_page=True)
+    page.evaluate("window.__tokens = []")
+    approve_and_follow(page, server.url, paused)
+    lengths: list[int] = page.evaluate("window.__tokens")
+    assert len(lengths) >= 10 and lengths == sorted(lengths), "the answer did not stream"
+    expect(page.locator("#conversation li")).to_have_count(2)
+    expect(page.locator("#conversation li").first).to_have_text("approvals")
+    expect(page.locator("#thread-runs li")).to_have_count(2)
+    assert address(page)["thread"] == thread_id
+    page.screenshot(path=RESULTS / "page-approved.png", full_page=True)
+
+
+def test_a_reload_while_waiting_shows_the_question_and_approves_from_there(
+    page: Page, server: Server
+) -> None:
+    open_page(page, server.url)
+    page.check("#approve")
+    paused = start(page, topic="reloads", delay=0.02, tokens=5, token_delay=0.01)
+    wait_run_status(page, "interrupted")
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    wait_run_status(page, "interrupted")
+    expect(page.locator(".interrupt-question")).to_have_text(
+        "Look 'reloads' up with the lookup tool?"
+    )
+    expect(page.locator('#graph [data-node="lookup"]')).to_have_attribute("data-state", "waiting")
+    run_id = approve_and_follow(page, server.url, paused)
+    assert final_output(server.url, run_id)["facts"].startswith("reloads: text/event-stream")
+    # The thread alone in the address shows its latest run.
+    open_page(page, server.url, f"?thread={address(page)['thread']}")
+    wait_run_status(page, "success")
+    expect(page.locator("#run-id")).to_have_text(run_id)
+
+
+def test_rejecting_skips_the_tool(page: Page, server: Server) -> None:
+    open_page(page, server.url)
+    page.check("#approve")
+    start(page, topic="no", delay=0.02, tokens=3, token_delay=0)
+    wait_run_status(page, "interrupted")
+    page.click("#interrupt button.reject")
+    expect(page).to_have_url(re.compile(r"run="))
+    wait_run_status(page, "success")
+    expect(page.locator("#tools li")).to_have_count(0)
+    assert "not approved" in final_output(server.url, address(page)["run"])["facts"]
+
+
+def test_other_interrupts_are_answered_with_json(page: Page, make_server) -> None:
+    srv: Server = make_server("sample_graphs:approvals")
+    open_page(page, srv.url)
+    start(page)
+    wait_run_status(page, "interrupted")
+    expect(page.locator(".interrupt-item")).to_have_count(2)
+    for node, answer in (("ask_a", '"yes"'), ("ask_b", '"no"')):
+        card = page.locator(".interrupt-item", has_text=f"{node} asks:")
+        card.locator("textarea").fill(answer)
+    page.click("#resume")
+    expect(page).to_have_url(re.compile(r"run="))
+    wait_run_status(page, "success")
+    assert sorted(final_output(srv.url, address(page)["run"])["answers"]) == ["a=yes", "b=no"]
