@@ -6,8 +6,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-# Debian packages the test suite drives for real: a headless browser for the page tests and a
-# Redis server for the shared store (each package is named after its command).
+# Debian packages the test suite drives for real: a headless browser for the page tests, a
+# Redis server for the shared store (each package is named after its command) and PostgreSQL
+# for shared checkpoints (its programs live in /usr/lib/postgresql/<version>/bin).
 # (Playwright drives Debian's chromium; its own browser download is never used.)
 SYSTEM_COMMANDS := chromium redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -37,6 +38,7 @@ run: install
 system-deps:
 	@missing=""; for cmd in $(SYSTEM_COMMANDS); do \
 	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$cmd"; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && \

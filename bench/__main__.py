@@ -20,6 +20,8 @@ from bench.scenarios import SCENARIOS, Sizes
 # Scenarios that only make sense for some contenders say so themselves.
 CONTENDERS = (
     "gateway (memory)",
+    "gateway (memory, no checkpointer)",
+    "gateway (memory, on a thread)",
     "gateway (redis)",
     "langgraph dev",
     "naive StreamingResponse",
@@ -52,6 +54,17 @@ async def main(args: argparse.Namespace) -> None:
     try:
         contenders = [
             servers.gateway("gateway (memory)", logs, heartbeat_seconds=1),
+            # Two variants for the hot-path scenarios (1 and 2) only: what threads cost.
+            servers.gateway(
+                "gateway (memory, no checkpointer)",
+                logs,
+                kind="gateway-variant",
+                heartbeat_seconds=1,
+                checkpointer="none",
+            ),
+            servers.gateway(
+                "gateway (memory, on a thread)", logs, kind="gateway-thread", heartbeat_seconds=1
+            ),
             servers.gateway("gateway (redis)", logs, store_url=redis.url, heartbeat_seconds=1),
             servers.langgraph_dev(logs),
             servers.plain_app("naive StreamingResponse", "naive", "bench.naive:app", logs),

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ def free_port() -> int:
 @dataclass
 class Contender:
     name: str
-    kind: str  # gateway | langgraph-dev | naive | ceiling
+    # gateway | gateway-variant, gateway-thread (scenarios 1 and 2 only) | langgraph-dev | naive
+    # | ceiling
+    kind: str
     port: int
     process: subprocess.Popen[bytes]
     log: Path
@@ -48,6 +51,10 @@ class Contender:
             return {"method": "POST", "path": "/runs/stream", "body": body}
         if self.kind == "ceiling":
             return {"path": f"/stream?events={input_.get('tokens', 10)}"}
+        if self.kind == "gateway-thread":
+            # Each run on a thread made for it by the same request: a conversation's first run.
+            body = {"input": input_, "thread_id": uuid.uuid4().hex, "if_not_exists": "create"}
+            return {"method": "POST", "path": "/stream", "body": body}
         query = urllib.parse.quote(json.dumps(input_, separators=(",", ":")))
         return {"path": f"/stream?input={query}"}
 
@@ -118,7 +125,9 @@ def _base_env() -> dict[str, str]:
     return env
 
 
-def gateway(name: str, logs: Path, store_url: str = "memory://", **settings: Any) -> Contender:
+def gateway(
+    name: str, logs: Path, store_url: str = "memory://", kind: str = "gateway", **settings: Any
+) -> Contender:
     env = {
         "GATEWAY_STORE_URL": store_url,
         "GATEWAY_MAX_RUNS": "10000",
@@ -135,7 +144,7 @@ def gateway(name: str, logs: Path, store_url: str = "memory://", **settings: Any
         "--log-level",
         "warning",
     ]
-    return _spawn(name, "gateway", command, env, "/healthz", logs)
+    return _spawn(name, kind, command, env, "/healthz", logs)
 
 
 def langgraph_dev(logs: Path, jobs: int = 1000) -> Contender:

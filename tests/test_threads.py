@@ -315,3 +315,20 @@ def test_without_a_checkpointer_threads_are_off_and_interrupts_are_errors(make_s
     assert events[-2].data["error"]["type"] == "CheckpointerRequired"
     assert "GATEWAY_CHECKPOINTER" in events[-2].data["error"]["message"]
     assert events[-1].data["status"] == "error"
+
+
+def test_a_one_shot_run_s_thread_expires_with_it_and_others_stay(make_server) -> None:
+    srv: Server = make_server(run_ttl_seconds=0.5)
+    with httpx.Client(base_url=srv.url, timeout=20) as c:
+        kept = new_thread(c)
+        assert stream_of(c, run_on(c, kept, input=FAST))[-1].data["status"] == "success"
+        events = read_events(c, "/stream", params={"delay": "0.01", "tokens": "1"})
+        own = events[0].data["thread_id"]
+        assert c.get(f"/threads/{own}").status_code == 200
+        deadline = time.monotonic() + 15
+        # Gone with its checkpoints: the thread is not rebuilt from them either.
+        while c.get(f"/threads/{own}").status_code != 404:
+            assert time.monotonic() < deadline, "the one-shot run's thread never expired"
+            time.sleep(0.2)
+        thread = c.get(f"/threads/{kept}").json()
+        assert [m["type"] for m in thread["values"]["messages"]] == ["human", "ai"]
