@@ -146,3 +146,23 @@ def test_a_bad_checkpointer_is_one_clear_line(checkpointer: str, message: str) -
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("error: ") and message in line
     assert "secret" not in line
+
+
+def test_queued_and_interrupting_runs_take_turns_across_processes(
+    spawn: Spawn, redis_server: RedisServer, postgres_server: PostgresServer
+) -> None:
+    shared = {"store_url": redis_server.url, "checkpointer": postgres_server.url}
+    a, b = spawn(**shared), spawn(**shared)
+    with client(a) as on_a, client(b) as on_b:
+        thread_id = on_a.post("/threads", json={}).json()["thread_id"]
+        runs = f"/threads/{thread_id}/runs"
+        first = on_a.post(runs, json={"input": {**FAST, "delay": 0.3}}).json()
+        queued = on_b.post(runs, json={"input": FAST, "multitask_strategy": "enqueue"}).json()
+        ends = [read_events(on_b, r["stream_url"])[-1].data for r in (first, queued)]
+        assert [e["status"] for e in ends] == ["success", "success"]
+        assert ends[0]["ts"] <= read_events(on_a, queued["stream_url"])[0].data["ts"]
+        slow = on_a.post(runs, json={"input": {**FAST, "delay": 3}}).json()
+        read_events(on_b, slow["stream_url"], limit=2)
+        cutting = on_b.post(runs, json={"input": FAST, "multitask_strategy": "interrupt"}).json()
+        assert read_events(on_b, slow["stream_url"])[-1].data["status"] == "cancelled"
+        assert read_events(on_a, cutting["stream_url"])[-1].data["status"] == "success"
