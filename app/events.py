@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from app.payload import dumps_bounded
+from app.payload import dumps, dumps_bounded
 
 
 class EventName(StrEnum):
@@ -76,6 +76,9 @@ def encode_event(
 ) -> Event:
     # Graph-supplied strings only ever travel inside the JSON; the name is ours or LangChain's
     # fixed vocabulary, and the id is built from our own run id and a number.
+    _, colon, wire_name = name.partition(":")
+    if colon:
+        return encode_dialect_event(run_id, seq, name, wire_name, fields["data"])
     if not EVENT_NAME_RE.fullmatch(name):
         raise ValueError(f"event name {name!r} is not SSE-safe")
     data = dumps_bounded(
@@ -83,6 +86,25 @@ def encode_event(
     )
     frame = b"event: %s\nid: %s.%d\ndata: %s\n\n" % (name.encode(), run_id.encode(), seq, data)
     return Event(seq, name, frame)
+
+
+def encode_dialect_event(run_id: str, seq: int, name: str, wire_name: str, data: Any) -> Event:
+    """An event recorded for another dialect (named "<dialect>:<wire name>"), kept as that
+    dialect's frame: its own event name and data, and our id, so it resumes like any other.
+    Its data is not truncated: a client of that protocol needs the state whole."""
+    if "\n" in wire_name or "\r" in wire_name:
+        raise ValueError(f"event name {wire_name!r} is not SSE-safe")
+    frame = b"event: %s\nid: %s.%d\ndata: %s\n\n" % (
+        wire_name.encode(),
+        run_id.encode(),
+        seq,
+        dumps(data),
+    )
+    return Event(seq, name, frame)
+
+
+def is_dialect_event(name: str) -> bool:
+    return ":" in name
 
 
 def now_ms() -> int:

@@ -11,12 +11,15 @@ from fastapi.staticfiles import StaticFiles
 
 from app import api
 from app.checkpointers import open_checkpointing
+from app.dialects.langgraph import create_langgraph_app
+from app.dialects.langgraph.app import PREFIX as LANGGRAPH_PREFIX
 from app.errors import HANDLERS
 from app.graphs import describe_graph, load_graph
 from app.runs import RunManager
 from app.settings import Settings
 from app.store import open_store
 from app.threads import Threads
+from app.writer import iso_now
 
 # Start-up lines go where uvicorn's own go.
 logger = logging.getLogger("uvicorn.error")
@@ -37,15 +40,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             manager = RunManager(checkpointing, store, resolved)
             await manager.open()
             stack.push_async_callback(manager.close)
-            app.state.settings = resolved
+            threads = Threads(manager)
+            for state in (app.state, langgraph.state):
+                state.settings = resolved
+                state.manager = manager
+                state.threads = threads
             app.state.graph_description = describe_graph(graph)
-            app.state.manager = manager
-            app.state.threads = Threads(manager)
+            langgraph.state.graph_id = graph.get_name()
+            langgraph.state.started_at = iso_now()
             yield
 
     app = FastAPI(title="LangGraph SSE gateway", lifespan=lifespan, exception_handlers=HANDLERS)  # type: ignore[arg-type]
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=api.STATIC_DIR), name="static")
+    langgraph = create_langgraph_app()
+    app.mount(LANGGRAPH_PREFIX, langgraph, name="langgraph")
     return app
 
 

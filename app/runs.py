@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from langgraph.types import Command
 
 from app.checkpointers import Checkpointing
 from app.events import Event, EventName, RunStatus, now_ms
@@ -31,13 +30,14 @@ from app.store.base import (
     ThreadTurn,
 )
 from app.translate import (
-    STREAM_MODE,
     PendingInterrupt,
     RawPassthrough,
     Translator,
     error_info,
     interrupt_list,
     pending_interrupts,
+    stream_modes,
+    to_command,
 )
 from app.writer import Emitted, RunWriter, iso_now, until_stored
 
@@ -76,6 +76,12 @@ class RunSpec:
     mode: str = "events"
     thread_id: str | None = None
     strategy: MultitaskStrategy = MultitaskStrategy.REJECT
+    # For a dialect: LangGraph server stream modes to record (translate.LANGGRAPH_MODES), more
+    # arguments for the graph's astream (subgraphs, context, interrupt_before…), and what the
+    # run's record keeps for it.
+    recorded: frozenset[str] = frozenset()
+    graph_options: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -139,6 +145,7 @@ class RunManager:
             on_disconnect=policy,
             owner=self.store.process_id,
             thread_id=thread_id,
+            meta=spec.meta,
         )
         await self.store.create_run(record)
         turn = ThreadTurn(started=True)
@@ -268,20 +275,25 @@ class RunManager:
         translator = (
             RawPassthrough()
             if record.mode == "raw"
-            else Translator(thread_id=thread_id, command=spec.command)
+            else Translator(thread_id=thread_id, command=spec.command, recorded=spec.recorded)
         )
         started = time.monotonic()
         status = RunStatus.SUCCESS
         tail: Emitted = []
+        failure: dict[str, Any] | None = None
         try:
             if not active.turn.is_set():
                 await self._wait_for_turn(active, thread_id)
                 started = time.monotonic()
             await self.store.set_status(run_id, RunStatus.RUNNING)
-            config = self._config(spec.config, thread_id)
-            input_ = Command(**spec.command) if spec.command is not None else spec.input
+            config = self._config(spec.config, thread_id, run_id)
+            input_ = to_command(spec.command) if spec.command is not None else spec.input
             raw_events = self.graph.astream_events(
-                input_, config, version="v2", stream_mode=STREAM_MODE
+                input_,
+                config,
+                version="v2",
+                stream_mode=stream_modes(spec.recorded),
+                **spec.graph_options,
             )
             async with contextlib.aclosing(raw_events):
                 async for raw in raw_events:
@@ -308,6 +320,7 @@ class RunManager:
             logger.warning("run %s failed: %s: %s", run_id, type(exc).__name__, exc)
             status = RunStatus.ERROR
             tail = translator.fail(exc)
+            failure = error_info(exc)
         finally:
             # From here on nothing can cancel the run: its last events are being written.
             self._forget(run_id)
@@ -321,7 +334,7 @@ class RunManager:
         record.status, record.ended_at = status, iso_now()
         interrupts = tail[0][1]["interrupts"] if status is RunStatus.INTERRUPTED else []
         try:
-            await self._settle(record, interrupts)
+            await self._settle(record, interrupts, failure)
         except Exception:
             logger.exception("run %s: cannot update its thread %s", run_id, thread_id)
         if await writer.end([*tail, (EventName.RUN_END, end)], status) is None:
@@ -329,13 +342,17 @@ class RunManager:
         await until_stored(lambda: self.store.release_run(run_id), run_id)
 
     @staticmethod
-    def _config(config: dict[str, Any], thread_id: str | None) -> dict[str, Any]:
-        if thread_id is None:
-            return config
-        return {
-            **config,
-            "configurable": {**config.get("configurable", {}), "thread_id": thread_id},
-        }
+    def _config(
+        config: dict[str, Any], thread_id: str | None, run_id: str | None = None
+    ) -> dict[str, Any]:
+        # LangChain copies configurable's plain values into every event's metadata, where
+        # LangGraph's server has them too.
+        configurable = dict(config.get("configurable", {}))
+        if thread_id is not None:
+            configurable["thread_id"] = thread_id
+        if run_id is not None:
+            configurable["run_id"] = run_id
+        return {**config, "configurable": configurable} if configurable else config
 
     async def _paused(self, thread_id: str) -> list[PendingInterrupt] | None:
         """What the thread waits on when its graph has paused; None when it has not."""
@@ -355,14 +372,19 @@ class RunManager:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(active.turn.wait(), self.settings.run_lease_seconds / 4)
 
-    async def _settle(self, record: RunRecord, interrupts: list[dict[str, Any]]) -> None:
+    async def _settle(
+        self,
+        record: RunRecord,
+        interrupts: list[dict[str, Any]],
+        error: dict[str, Any] | None = None,
+    ) -> None:
         """The thread's side of a run's end: its status, and the next queued run's turn."""
         thread_id = record.thread_id
         if thread_id is None:
             return
         expires_at = time.time() + self.settings.run_ttl_seconds
         next_run = await until_stored(
-            lambda: self.store.finish_thread_run(thread_id, record, interrupts, expires_at),
+            lambda: self.store.finish_thread_run(thread_id, record, interrupts, error, expires_at),
             f"thread {thread_id}",
         )
         if next_run is not None:
@@ -404,6 +426,7 @@ class RunManager:
                 logger.warning("cannot look for stopped processes: %s", exc)
 
     async def _end_lost_run(self, run_id: str) -> None:
+        failure: dict[str, Any] | None = None
         record = await until_stored(lambda: self.store.get_run(run_id), run_id)
         if record is not None and not record.status.finished:
             error = WorkerLost(f"the process running this run ({record.owner}) stopped")
@@ -418,13 +441,14 @@ class RunManager:
             )
             if ended is not None:
                 logger.warning("run %s lost its process %s: ended it", run_id, record.owner)
+                failure = error_info(error)
             record = await until_stored(lambda: self.store.get_run(run_id), run_id)
         if record is not None and record.status.finished:
             # Its process may have stopped between the run's end and its thread's bookkeeping.
             interrupts: list[dict[str, Any]] = []
             if record.status is RunStatus.INTERRUPTED and record.thread_id is not None:
                 interrupts = interrupt_list(await self._paused(record.thread_id) or [])
-            await self._settle(record, interrupts)
+            await self._settle(record, interrupts, failure)
         await until_stored(lambda: self.store.release_run(run_id), run_id)
 
     async def _expire_threads(self) -> None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.events import Event, EventName
+from app.events import Event, EventName, is_dialect_event
 from app.settings import Settings
 
 SEP = "\n"
@@ -26,24 +26,28 @@ def heartbeat() -> ServerSentEvent:
     return ServerSentEvent(comment="heartbeat", sep=SEP)
 
 
+Keep = Callable[[Event], bool]
+
+
+def native_events(names: Collection[str] | None = None) -> Keep:
+    """The gateway's own events (those of `names`, and always run.end): a run's log may also
+    hold events recorded for another dialect, which only that dialect's readers get."""
+    if names is None:
+        return lambda event: not is_dialect_event(event.name)
+    return lambda event: event.name in names or event.name == EventName.RUN_END
+
+
 async def frames(
-    batches: AsyncIterator[Sequence[Event]],
-    *,
-    retry_ms: int,
-    names: Collection[str] | None = None,
+    batches: AsyncIterator[Sequence[Event]], *, keep: Keep, first: bytes
 ) -> AsyncIterator[bytes]:
-    """One chunk per batch the store hands over: many events in one write when catching up
-    or when they come fast."""
-    yield retry_frame(retry_ms)
+    """`first`, then one chunk per batch the store hands over: many events in one write when
+    catching up or when they come fast."""
+    yield first
     # Closing it here, not whenever it is collected, runs the reader's cleanup (its reader
     # count) as soon as this stream ends, even when it ends while waiting below.
     async with contextlib.aclosing(batches):
         async for batch in batches:
-            kept = [
-                e.frame
-                for e in batch
-                if names is None or e.name in names or e.name == EventName.RUN_END
-            ]
+            kept = [e.frame for e in batch if keep(e)]
             if kept:
                 yield b"".join(kept)
                 # Each write costs more than the bytes it carries: while events come faster
@@ -75,6 +79,7 @@ def event_stream_response(
     chunks: AsyncIterator[bytes],
     settings: Settings,
     on_shutdown: Callable[[], Awaitable[None]],
+    headers: dict[str, str] | None = None,
 ) -> EventSourceResponse:
     shutdown = anyio.Event()
     return EventSourceResponse(
@@ -85,6 +90,6 @@ def event_stream_response(
         send_timeout=settings.send_timeout_seconds,
         shutdown_event=shutdown,
         shutdown_grace_period=settings.shutdown_grace_seconds,
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": "no-store", **(headers or {})},
         media_type="text/event-stream; charset=utf-8",
     )

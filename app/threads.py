@@ -61,13 +61,100 @@ class Threads:
                 501, "threads_disabled", f"threads need a checkpointer, and none is set: set {hint}"
             )
 
-    async def create(self, thread_id: str | None, metadata: dict[str, Any]) -> ThreadRecord:
+    async def create(
+        self, thread_id: str | None, metadata: dict[str, Any], *, if_exists: str = "raise"
+    ) -> ThreadRecord:
+        """A new thread; with if_exists "do_nothing", an existing one is returned as it is."""
         self._require_checkpointer()
         now = iso_now()
         record = ThreadRecord(thread_id or uuid.uuid4().hex, now, now, metadata)
-        if not await self.store.create_thread(record):
-            raise ApiError(409, "thread_exists", f"thread {record.thread_id!r} exists already")
+        if await self.store.create_thread(record):
+            return record
+        if if_exists == "do_nothing":
+            return await self.get(record.thread_id)
+        raise ApiError(409, "thread_exists", f"thread {record.thread_id!r} exists already")
+
+    async def update(self, thread_id: str, metadata: dict[str, Any]) -> ThreadRecord:
+        await self.get(thread_id)
+        record = await self.store.update_thread(thread_id, metadata, iso_now())
+        if record is None:
+            raise thread_not_found(thread_id)
         return record
+
+    async def search(
+        self,
+        *,
+        ids: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        status: ThreadStatus | None = None,
+    ) -> list[ThreadRecord]:
+        """Threads created on purpose, newest first, whose metadata holds `metadata`."""
+        self._require_checkpointer()
+        found = await self.store.list_threads()
+        return [
+            thread
+            for thread in found
+            if (ids is None or thread.thread_id in ids)
+            and (status is None or thread.status == status)
+            and all(thread.metadata.get(k) == v for k, v in (metadata or {}).items())
+        ]
+
+    async def snapshot(
+        self, thread_id: str, *, subgraphs: bool = False, checkpoint: dict[str, Any] | None = None
+    ) -> Any:
+        """The thread's StateSnapshot (at `checkpoint`, else the latest) from the graph."""
+        await self.get(thread_id)
+        config = self._config(thread_id, checkpoint)
+        return await self.manager.graph.aget_state(config, subgraphs=subgraphs)
+
+    async def snapshots(
+        self,
+        thread_id: str,
+        *,
+        limit: int,
+        before: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        checkpoint: dict[str, Any] | None = None,
+    ) -> list[Any]:
+        """Earlier StateSnapshots, newest first."""
+        if not 1 <= limit <= MAX_HISTORY:
+            raise ApiError(422, "invalid_limit", f"limit must be 1 to {MAX_HISTORY}")
+        await self.get(thread_id)
+        states = self.manager.graph.aget_state_history(
+            self._config(thread_id, checkpoint),
+            limit=limit,
+            before=self._config(thread_id, before) if before else None,
+            filter=metadata or None,
+        )
+        return [snapshot async for snapshot in states]
+
+    async def update_state(
+        self,
+        thread_id: str,
+        values: Any,
+        *,
+        as_node: str | None = None,
+        checkpoint: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Write `values` into the thread's state as node `as_node` would (LangGraph's
+        update_state); refused while a run holds the thread. Returns the new checkpoint's
+        config."""
+        thread = await self.get(thread_id)
+        if thread.active_run is not None or thread.queued:
+            raise thread_busy(ThreadBusy(thread_id, thread.active_run, len(thread.queued)))
+        graph = self.manager.graph
+        try:
+            written = await graph.aupdate_state(
+                self._config(thread_id, checkpoint), values, as_node=as_node
+            )
+        except (ValueError, KeyError) as exc:  # an unknown node, an update it cannot take
+            raise ApiError(400, "invalid_update", str(exc)) from exc
+        pending = pending_interrupts(
+            await graph.aget_state(self._config(thread_id), subgraphs=True)
+        )
+        status = ThreadStatus.IDLE if pending is None else ThreadStatus.INTERRUPTED
+        await self.store.reset_thread(thread_id, status, interrupt_list(pending or []), iso_now())
+        return written  # type: ignore[no-any-return]
 
     async def get(self, thread_id: str) -> ThreadRecord:
         record = await self._find(thread_id)
@@ -161,8 +248,10 @@ class Threads:
             raise thread_not_found(str(exc)) from exc
 
     @staticmethod
-    def _config(thread_id: str) -> dict[str, Any]:
-        return {"configurable": {"thread_id": thread_id}}
+    def _config(thread_id: str, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:
+        # A checkpoint as LangGraph's clients name one: {checkpoint_id, checkpoint_ns, …}.
+        given = {k: v for k, v in (checkpoint or {}).items() if k != "thread_id" and v}
+        return {"configurable": {**given, "thread_id": thread_id}}
 
 
 def _check_resume(thread: ThreadRecord, spec: RunSpec) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from langgraph.types import Command, Send
+
 from app.events import EventName
 
 Emitted = list[tuple[str, dict[str, Any]]]
@@ -20,6 +22,56 @@ NOSTREAM_TAGS = frozenset({"nostream", "langsmith:nostream"})
 # otherwise ends its stream exactly as one that finished.
 STREAM_MODE = ["custom", "updates"]
 INTERRUPT_KEY = "__interrupt__"
+
+# The LangGraph server's stream modes the gateway records for its LangGraph dialect, and the
+# LangGraph stream mode each needs (the server's "messages-tuple" is LangGraph's "messages";
+# "events" are astream_events' own). Recorded events are named "langgraph:<wire name>".
+LANGGRAPH_MODES: dict[str, str | None] = {
+    "values": "values",
+    "updates": "updates",
+    "messages-tuple": "messages",
+    "custom": "custom",
+    "events": None,
+}
+DIALECT_EVENT = "langgraph:"
+
+
+def wire_event(server_mode: str) -> str:
+    """The SSE event name LangGraph's server sends for one of its stream modes."""
+    return "messages" if server_mode == "messages-tuple" else server_mode
+
+
+def stream_modes(recorded: frozenset[str]) -> list[str]:
+    """What to ask astream_events for: the gateway's own modes and those recorded."""
+    modes = list(STREAM_MODE)
+    for server_mode in sorted(recorded):
+        mode = LANGGRAPH_MODES[server_mode]
+        if mode is not None and mode not in modes:
+            modes.append(mode)
+    return modes
+
+
+def to_command(command: dict[str, Any]) -> Command:
+    """LangGraph's Command from a client's JSON: `goto` may name nodes, or send input to one
+    ({"node", "input"}, LangGraph's Send)."""
+    fields = dict(command)
+    goto = fields.get("goto")
+    if goto is not None:
+        targets = goto if isinstance(goto, list) else [goto]
+        sends = [Send(t["node"], t.get("input")) if isinstance(t, dict) else t for t in targets]
+        fields["goto"] = sends if isinstance(goto, list) else sends[0]
+    return Command(**fields)
+
+
+def _stream_chunk(chunk: Any) -> tuple[tuple[str, ...], str, Any] | None:
+    """A root on_chain_stream chunk as (namespace, mode, data): `(mode, data)`, or with
+    subgraphs `(namespace, mode, data)`."""
+    if isinstance(chunk, tuple):
+        if len(chunk) == 2 and isinstance(chunk[0], str):
+            return (), chunk[0], chunk[1]
+        if len(chunk) == 3 and isinstance(chunk[0], tuple) and isinstance(chunk[1], str):
+            return chunk[0], chunk[1], chunk[2]
+    return None
 
 
 def error_info(exc: BaseException) -> dict[str, str]:
@@ -93,10 +145,12 @@ class Span:
 @dataclass
 class Translator:
     """Per-run state: the root chain, the open node spans (parallel nodes overlap), the output.
-    `thread_id` and `command` describe the run for its run.start."""
+    `thread_id` and `command` describe the run for its run.start; `recorded` names the LangGraph
+    server stream modes to record beside the gateway's own events (LANGGRAPH_MODES)."""
 
     thread_id: str | None = None
     command: Any = None
+    recorded: frozenset[str] = frozenset()
     root_run_id: str | None = None
     graph_name: str | None = None
     output: Any = None
@@ -104,6 +158,15 @@ class Translator:
     open_nodes: dict[str, Span] = field(default_factory=dict)
 
     def translate(self, raw: dict[str, Any], now_ms: int) -> Emitted:
+        emitted = self._translate(raw, now_ms)
+        # The LangGraph server forwards every event but the root's own stream chunks.
+        if "events" in self.recorded and not (
+            raw.get("event") == "on_chain_stream" and str(raw.get("run_id")) == self.root_run_id
+        ):
+            emitted.append((f"{DIALECT_EVENT}events", {"data": raw}))
+        return emitted
+
+    def _translate(self, raw: dict[str, Any], now_ms: int) -> Emitted:
         kind = raw.get("event")
         run_id = str(raw.get("run_id"))
         if self.root_run_id is None and kind == "on_chain_start" and not raw.get("parent_ids"):
@@ -142,21 +205,34 @@ class Translator:
         ]
         self.open_nodes.clear()
         emitted.append((EventName.RUN_ERROR, {"error": error}))
+        if self.recorded:
+            # As LangGraph's server says it: {"error": <class>, "message": ...}.
+            wire = {"error": error["type"], "message": error["message"]}
+            emitted.append((f"{DIALECT_EVENT}error", {"data": wire}))
         return emitted
 
     def _root(self, kind: Any, raw: dict[str, Any]) -> Emitted:
         data = raw.get("data", {})
         if kind == "on_chain_end":
             self.output = data.get("output")
-        elif kind == "on_chain_stream":
-            chunk = data.get("chunk")
-            if _is_interrupt_chunk(chunk):
-                self.interrupted = True
-            elif isinstance(chunk, tuple) and len(chunk) == 2 and chunk[0] == "custom":
-                # The chunk does not say which node wrote it, and it may arrive after that
-                # node's end: no node is named rather than a wrong one.
-                return [(EventName.CUSTOM, {"node": None, "name": "custom", "data": chunk[1]})]
-        return []
+            return []
+        parts = _stream_chunk(data.get("chunk")) if kind == "on_chain_stream" else None
+        if parts is None:
+            return []
+        namespace, mode, payload = parts
+        emitted: Emitted = []
+        if mode == "updates" and not namespace and _holds_interrupt(payload):
+            self.interrupted = True
+        elif mode == "custom":
+            # The chunk does not say which node wrote it, and it may arrive after that
+            # node's end: no node is named rather than a wrong one.
+            emitted.append((EventName.CUSTOM, {"node": None, "name": "custom", "data": payload}))
+        server_mode = "messages-tuple" if mode == "messages" else mode
+        if server_mode in self.recorded:
+            # LangGraph's server names a subgraph's events "<mode>|<ns>|<ns>".
+            parts = (wire_event(server_mode), *(_wire_safe(part) for part in namespace))
+            emitted.append((f"{DIALECT_EVENT}{'|'.join(parts)}", {"data": payload}))
+        return emitted
 
     def _chain_start(self, raw: dict[str, Any], run_id: str, now_ms: int) -> Emitted:
         metadata = raw.get("metadata", {})
@@ -285,14 +361,19 @@ def _is_node_chain(raw: dict[str, Any], metadata: dict[str, Any]) -> bool:
     return any(tag.startswith("graph:step:") for tag in raw.get("tags") or ())
 
 
+def _holds_interrupt(update: Any) -> bool:
+    return isinstance(update, dict) and INTERRUPT_KEY in update
+
+
 def _is_interrupt_chunk(chunk: Any) -> bool:
-    return (
-        isinstance(chunk, tuple)
-        and len(chunk) == 2
-        and chunk[0] == "updates"
-        and isinstance(chunk[1], dict)
-        and INTERRUPT_KEY in chunk[1]
-    )
+    parts = _stream_chunk(chunk)
+    return parts is not None and parts[1] == "updates" and _holds_interrupt(parts[2])
+
+
+def _wire_safe(text: str) -> str:
+    # A namespace holds node names, which a graph may fill with anything; the SSE event line
+    # must stay one line.
+    return text.replace("\r", "%0D").replace("\n", "%0A").replace("\x00", "%00")
 
 
 def interrupt_list(
@@ -351,10 +432,10 @@ class RawPassthrough:
             if raw.get("event") == "on_chain_end":
                 self.output = data.get("output")
             elif raw.get("event") == "on_chain_stream":
-                chunk = data.get("chunk")
-                if _is_interrupt_chunk(chunk):
+                parts = _stream_chunk(data.get("chunk"))
+                if _is_interrupt_chunk(data.get("chunk")):
                     self.interrupted = True
-                elif isinstance(chunk, tuple) and len(chunk) == 2 and chunk[0] == "updates":
+                elif parts is not None and parts[1] == "updates":
                     return []  # asked for only to see interrupts (STREAM_MODE)
         return [(str(raw.get("event")), {"event": raw})]
 

@@ -16,7 +16,7 @@ from app.requests import (
 )
 from app.runs import RunManager
 from app.settings import Settings
-from app.sse import event_stream_response, frames
+from app.sse import event_stream_response, frames, native_events, retry_frame
 from app.store.base import RunRecord
 
 router = APIRouter()
@@ -119,5 +119,9 @@ async def attach(request: Request, manager: RunManager, run_id: str, after: int)
         # EventSource stops reconnecting on 204: the client already has everything.
         return Response(status_code=204)
     settings: Settings = request.app.state.settings
-    chunks = frames(manager.follow(record, after), retry_ms=settings.retry_ms, names=names)
+    chunks = frames(
+        manager.follow(record, after),
+        keep=native_events(names),
+        first=retry_frame(settings.retry_ms),
+    )
     return event_stream_response(chunks, settings, on_shutdown=manager.shutdown)

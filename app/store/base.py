@@ -73,6 +73,8 @@ class RunRecord:
     ended_at: str | None = None
     events: int = 0
     thread_id: str | None = None
+    # What a dialect needs to describe the run its way (LangGraph's assistant_id, metadata…).
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -128,6 +130,7 @@ class ThreadRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     status: ThreadStatus = ThreadStatus.IDLE
     interrupts: list[dict[str, Any]] = field(default_factory=list)  # pending ones
+    error: dict[str, Any] | None = None  # {"type", "message"} of its last run's failure
     active_run: str | None = None
     queued: list[str] = field(default_factory=list)
     # Made for a one-shot run: it expires with its last run (epoch seconds), unlike threads
@@ -237,11 +240,34 @@ class EventStore(Protocol):
         thread_id: str,
         run: RunRecord,
         interrupts: list[dict[str, Any]],
+        error: dict[str, Any] | None,
         expires_at: float | None,
     ) -> str | None:
-        """Record that a thread's run has ended (or left the queue), set the thread's status,
-        and make the next queued run active; returns that run's id, whose owner must start
-        it. Does nothing for a run the thread no longer holds."""
+        """Record that a thread's run has ended (or left the queue), set the thread's status
+        (with the run's pending interrupts or error), and make the next queued run active;
+        returns that run's id, whose owner must start it. Does nothing for a run the thread
+        no longer holds."""
+        ...
+
+    async def list_threads(self) -> list[ThreadRecord]:
+        """Every thread created on purpose (not those made for one-shot runs), newest first."""
+        ...
+
+    async def update_thread(
+        self, thread_id: str, metadata: dict[str, Any], updated_at: str
+    ) -> ThreadRecord | None:
+        """Merge `metadata` into the thread's (a shallow merge); None if there is no thread."""
+        ...
+
+    async def reset_thread(
+        self,
+        thread_id: str,
+        status: ThreadStatus,
+        interrupts: list[dict[str, Any]],
+        updated_at: str,
+    ) -> bool:
+        """After its state was changed outside a run (idle, or interrupted with `interrupts`).
+        False, and nothing changed, while a run is active or queued."""
         ...
 
     async def thread_runs(self, thread_id: str) -> list[dict[str, Any]]:

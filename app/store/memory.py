@@ -210,6 +210,7 @@ class MemoryStore:
         thread_id: str,
         run: RunRecord,
         interrupts: list[dict[str, Any]],
+        error: dict[str, Any] | None,
         expires_at: float | None,
     ) -> str | None:
         thread = self._threads.get(thread_id)
@@ -226,8 +227,37 @@ class MemoryStore:
         thread.active_run = None
         thread.status = THREAD_STATUS_AFTER[run.status]
         thread.interrupts = interrupts
+        thread.error = error
         thread.expires_at = expires_at if thread.implicit else None
         return None
+
+    async def list_threads(self) -> list[ThreadRecord]:
+        return [t for t in reversed(self._threads.values()) if not t.implicit]
+
+    async def update_thread(
+        self, thread_id: str, metadata: dict[str, Any], updated_at: str
+    ) -> ThreadRecord | None:
+        thread = self._threads.get(thread_id)
+        if thread is not None:
+            thread.metadata = {**thread.metadata, **metadata}
+            thread.updated_at = updated_at
+        return thread
+
+    async def reset_thread(
+        self,
+        thread_id: str,
+        status: ThreadStatus,
+        interrupts: list[dict[str, Any]],
+        updated_at: str,
+    ) -> bool:
+        thread = self._threads.get(thread_id)
+        if thread is None or thread.active_run is not None or thread.queued:
+            return False
+        thread.status = status
+        thread.interrupts = interrupts
+        thread.error = None
+        thread.updated_at = updated_at
+        return True
 
     async def thread_runs(self, thread_id: str) -> list[dict[str, Any]]:
         runs = self._thread_runs.get(thread_id, {})
@@ -263,3 +293,4 @@ def _activate(thread: ThreadRecord, run_id: str) -> None:
     thread.active_run = run_id
     thread.status = ThreadStatus.BUSY
     thread.interrupts = []
+    thread.error = None

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import redis as sync_redis
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.connection import parse_url
@@ -345,6 +346,7 @@ class RedisStore(RedisThreads):
             "events": 0,
             "subscribers": 0,
             "thread_id": record.thread_id or "",
+            "meta": orjson.dumps(record.meta),
         }
         self._owned.add(record.run_id)
 
@@ -373,6 +375,7 @@ class RedisStore(RedisThreads):
             ended_at=text.get("ended_at") or None,
             events=int(text.get("events", 0)),
             thread_id=text.get("thread_id") or None,
+            meta=orjson.loads(text.get("meta") or "{}"),
         )
 
     async def set_status(self, run_id: str, status: RunStatus) -> None:

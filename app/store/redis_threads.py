@@ -9,10 +9,12 @@ Keys (under `sse-gateway:`):
 - `thread:{<id>}:summaries`  hash: run → its summary (status, created/ended times)
 - `{expiring:<n>}`           sorted sets, 16 shards: threads made for one-shot runs → when
                              they expire
+- `threads`                  sorted set: the threads created on purpose → when (ms), for search
 """
 
 from __future__ import annotations
 
+import time
 import zlib
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 PREFIX = "sse-gateway:"
+INDEX_KEY = f"{PREFIX}threads"
 EXPIRY_SHARDS = 16
 EXPIRY_BATCH = 100
 
@@ -54,7 +57,7 @@ redis.call('LPUSH', KEYS[3], ARGV[1])
 redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[3], 'expires_at', '')
 if not busy then
-  redis.call('HSET', KEYS[1], 'active', ARGV[1], 'status', 'busy', 'interrupts', '[]')
+  redis.call('HSET', KEYS[1], 'active', ARGV[1], 'status', 'busy', 'interrupts', '[]', 'error', '')
   return {'started'}
 end
 if ARGV[2] == 'interrupt' then
@@ -76,15 +79,31 @@ if redis.call('HGET', KEYS[1], 'active') ~= ARGV[1] then
 end
 local next = redis.call('LPOP', KEYS[2])
 if next then
-  redis.call('HSET', KEYS[1], 'active', next, 'status', 'busy', 'interrupts', '[]')
+  redis.call('HSET', KEYS[1], 'active', next, 'status', 'busy', 'interrupts', '[]', 'error', '')
   return {next, 0}
 end
-redis.call('HSET', KEYS[1], 'active', '', 'status', ARGV[2], 'interrupts', ARGV[3])
+redis.call('HSET', KEYS[1], 'active', '', 'status', ARGV[2])
+redis.call('HSET', KEYS[1], 'interrupts', ARGV[3], 'error', ARGV[7])
 if redis.call('HGET', KEYS[1], 'implicit') == '1' and ARGV[6] ~= '' then
   redis.call('HSET', KEYS[1], 'expires_at', ARGV[6])
   return {'', 1}
 end
 return {'', 0}
+"""
+# Changes to a thread's record made outside a run, refused while a run holds it.
+_RESET = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if (redis.call('HGET', KEYS[1], 'active') or '') ~= '' or redis.call('LLEN', KEYS[2]) > 0 then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'interrupts', ARGV[2], 'error', '')
+redis.call('HSET', KEYS[1], 'updated_at', ARGV[3])
+return 1
+"""
+_SET_METADATA = """
+if redis.call('HGET', KEYS[1], 'metadata') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'metadata', ARGV[2], 'updated_at', ARGV[3])
+return 1
 """
 _DELETE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
@@ -137,6 +156,8 @@ class RedisThreads:
         self._finish = self.redis.register_script(_FINISH)
         self._delete_thread = self.redis.register_script(_DELETE)
         self._expire = self.redis.register_script(_EXPIRE)
+        self._reset = self.redis.register_script(_RESET)
+        self._set_metadata = self.redis.register_script(_SET_METADATA)
 
     async def create_thread(self, record: ThreadRecord) -> bool:
         fields = {
@@ -148,10 +169,15 @@ class RedisThreads:
             "active": "",
             "implicit": "1" if record.implicit else "0",
             "expires_at": "",
+            "error": "",
         }
         args = [item for pair in fields.items() for item in pair]
         keys = _keys(record.thread_id)[:1]
-        return bool(await self.retrying(lambda: self._create_thread(keys=keys, args=args)))
+        created = bool(await self.retrying(lambda: self._create_thread(keys=keys, args=args)))
+        if created and not record.implicit:
+            score = int(time.time() * 1000)
+            await self.retrying(lambda: self.redis.zadd(INDEX_KEY, {record.thread_id: score}))
+        return created
 
     async def get_thread(self, thread_id: str) -> ThreadRecord | None:
         thread_key, queue_key, *_ = _keys(thread_id)
@@ -177,6 +203,7 @@ class RedisThreads:
             queued=[run_id.decode() for run_id in queued],
             expires_at=float(text["expires_at"]) if text["expires_at"] else None,
             implicit=text["implicit"] == "1",
+            error=orjson.loads(text["error"]) if text.get("error") else None,
         )
 
     async def delete_thread(self, thread_id: str) -> bool:
@@ -184,6 +211,7 @@ class RedisThreads:
         reply = await self.retrying(lambda: self._delete_thread(keys=keys))
         if reply[0] == b"busy":
             raise ThreadBusy(thread_id, reply[1].decode() or None, int(reply[2]))
+        await self.retrying(lambda: self.redis.zrem(INDEX_KEY, thread_id))
         return bool(reply[0] == b"deleted")
 
     async def begin_thread_run(
@@ -206,6 +234,7 @@ class RedisThreads:
         thread_id: str,
         run: RunRecord,
         interrupts: list[dict[str, Any]],
+        error: dict[str, Any] | None,
         expires_at: float | None,
     ) -> str | None:
         keys = _keys(thread_id)
@@ -217,6 +246,7 @@ class RedisThreads:
             run.ended_at or "",
             _json(run.summary()),
             "" if expires_at is None else repr(expires_at),
+            _json(error) if error else "",
         ]
         next_run, expiring = await self.retrying(lambda: self._finish(keys=keys, args=args))
         if expiring and expires_at is not None:
@@ -224,6 +254,35 @@ class RedisThreads:
                 lambda: self.redis.zadd(_expiry_key(thread_id), {thread_id: expires_at})
             )
         return next_run.decode() or None
+
+    async def list_threads(self) -> list[ThreadRecord]:
+        ids = await self.retrying(lambda: self.redis.zrevrange(INDEX_KEY, 0, -1))
+        threads = [await self.get_thread(thread_id.decode()) for thread_id in ids]
+        return [thread for thread in threads if thread is not None]
+
+    async def update_thread(
+        self, thread_id: str, metadata: dict[str, Any], updated_at: str
+    ) -> ThreadRecord | None:
+        key = _keys(thread_id)[0]
+        while True:  # a compare-and-set: another update in between means merging again
+            current = await self.retrying(lambda: self.redis.hget(key, "metadata"))
+            if current is None:
+                return None
+            merged = _json({**orjson.loads(current), **metadata})
+            args = [current, merged, updated_at]
+            if await self.retrying(lambda args=args: self._set_metadata(keys=[key], args=args)):
+                return await self.get_thread(thread_id)
+
+    async def reset_thread(
+        self,
+        thread_id: str,
+        status: ThreadStatus,
+        interrupts: list[dict[str, Any]],
+        updated_at: str,
+    ) -> bool:
+        keys = _keys(thread_id)[:2]
+        args = [str(status), _json(interrupts), updated_at]
+        return bool(await self.retrying(lambda: self._reset(keys=keys, args=args)))
 
     async def thread_runs(self, thread_id: str) -> list[dict[str, Any]]:
         _, _, runs_key, summaries_key = _keys(thread_id)

@@ -1,0 +1,75 @@
+"""The LangGraph dialect as an ASGI app of its own, mounted at /langgraph: its own routes and
+LangGraph's error shape, `{"detail": "<what is wrong>"}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from app.dialects.langgraph.routes import router
+from app.errors import ApiError, JSONBody
+from app.runs import AtCapacity
+from app.store.base import StoreUnavailable
+
+PREFIX = "/langgraph"
+
+
+def _detail(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONBody({"detail": detail}, status, headers=headers)
+
+
+def _explain(errors: Any) -> str:
+    if not isinstance(errors, list):
+        return ""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg')}"
+        for e in errors
+        if isinstance(e, dict)
+    )
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    reasons = _explain(exc.details)
+    detail = f"{exc.message}: {reasons}" if reasons else exc.message
+    return _detail(exc.status, detail, exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return _detail(422, _explain(exc.errors()) or "invalid request")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return _detail(exc.status_code, str(exc.detail), exc.headers)
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    return _detail(503, str(exc), {"Retry-After": "2"})
+
+
+async def _at_capacity(request: Request, exc: Exception) -> Response:
+    return _detail(429, str(exc), {"Retry-After": "1"})
+
+
+def create_langgraph_app() -> FastAPI:
+    """State (manager, threads, settings, graph_id, started_at) is set by the gateway's app
+    when it starts."""
+    app = FastAPI(
+        title="LangGraph SSE gateway: LangGraph's server protocol",
+        description="The routes LangGraph's SDKs and useStream call, under /langgraph.",
+        exception_handlers={  # type: ignore[arg-type]
+            ApiError: _api_error,
+            RequestValidationError: _validation_error,
+            StarletteHTTPException: _http_error,
+            StoreUnavailable: _unavailable,
+            AtCapacity: _at_capacity,
+        },
+    )
+    app.include_router(router)
+    return app

@@ -1,0 +1,448 @@
+"""The routes of LangGraph's server that its SDKs call, same paths and shapes (relative to
+/langgraph): thin, like the gateway's own."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from app.dialects.langgraph import requests as body
+from app.dialects.langgraph import streams, views
+from app.errors import ApiError, JSONBody
+from app.requests import read_body
+from app.runs import RunManager, RunSpec
+from app.settings import DisconnectPolicy, Settings
+from app.store.base import MultitaskStrategy, RunRecord, ThreadStatus
+from app.threads import Threads
+
+router = APIRouter()
+ThreadPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
+M = TypeVar("M", bound=BaseModel)
+
+
+def _manager(request: Request) -> RunManager:
+    return request.app.state.manager  # type: ignore[no-any-return]
+
+
+def _threads(request: Request) -> Threads:
+    return request.app.state.threads  # type: ignore[no-any-return]
+
+
+Manager = Annotated[RunManager, Depends(_manager)]
+ThreadsDep = Annotated[Threads, Depends(_threads)]
+
+
+async def _body(request: Request, model: type[M]) -> M:
+    settings: Settings = request.app.state.settings
+    return await read_body(request, settings.max_request_bytes, model, model.__name__)
+
+
+def _graph_id(request: Request) -> str:
+    return request.app.state.graph_id  # type: ignore[no-any-return]
+
+
+def _assistant(request: Request, assistant_id: str) -> str:
+    """The graph an assistant id names: its graph id, or its uuid5, as LangGraph has both."""
+    graph_id = _graph_id(request)
+    if assistant_id not in (graph_id, views.assistant_id(graph_id)):
+        raise ApiError(
+            404,
+            "assistant_not_found",
+            f"no assistant {assistant_id!r}: this gateway serves graph {graph_id!r} "
+            f"(assistant_id {graph_id!r} or {views.assistant_id(graph_id)!r})",
+        )
+    return graph_id
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("true", "yes", "1")
+
+
+# assistants: one per served graph
+
+
+@router.post("/assistants/search")
+async def search_assistants(request: Request) -> JSONBody:
+    query = await _body(request, body.AssistantSearch)
+    graph_id = _graph_id(request)
+    found = [views.assistant(graph_id, request.app.state.started_at)]
+    found = [
+        a
+        for a in found
+        if (query.graph_id in (None, a["graph_id"]))
+        and (query.name is None or query.name.lower() in a["name"].lower())
+        and all(a["metadata"].get(k) == v for k, v in (query.metadata or {}).items())
+    ]
+    return JSONBody(found[query.offset : query.offset + query.limit])
+
+
+@router.get("/assistants/{assistant_id}")
+async def get_assistant(request: Request, assistant_id: str) -> JSONBody:
+    graph_id = _assistant(request, assistant_id)
+    return JSONBody(views.assistant(graph_id, request.app.state.started_at))
+
+
+@router.get("/assistants/{assistant_id}/graph")
+async def get_assistant_graph(
+    request: Request, manager: Manager, assistant_id: str, xray: str = "false"
+) -> JSONBody:
+    _assistant(request, assistant_id)
+    depth: bool | int = int(xray) if xray.isdigit() else _flag(xray)
+    drawn = manager.graph.get_graph(xray=depth).to_json()
+    for node in drawn["nodes"]:
+        if isinstance(node.get("data"), dict):
+            node["data"].pop("id", None)
+    return JSONBody(drawn)
+
+
+@router.get("/assistants/{assistant_id}/schemas")
+async def get_assistant_schemas(request: Request, manager: Manager, assistant_id: str) -> JSONBody:
+    graph_id = _assistant(request, assistant_id)
+    return JSONBody({"graph_id": graph_id, **_schemas(manager.graph)})
+
+
+def _schemas(graph: Any) -> dict[str, Any]:
+    def attempt(read: Any) -> Any:
+        try:
+            return read()
+        except Exception:  # LangGraph's server answers null for a schema it cannot derive
+            return None
+
+    return {
+        "input_schema": attempt(graph.get_input_jsonschema),
+        "output_schema": attempt(graph.get_output_jsonschema),
+        "state_schema": attempt(lambda: _state_schema(graph)),
+        "config_schema": attempt(graph.get_config_jsonschema) or {},
+        "context_schema": attempt(graph.get_context_jsonschema),
+    }
+
+
+def _state_schema(graph: Any) -> dict[str, Any]:
+    from pydantic import TypeAdapter
+
+    schema = TypeAdapter(graph.builder.state_schema).json_schema()
+    return {**schema, "title": f"{graph.get_name()}_state"}
+
+
+# threads
+
+
+@router.post("/threads")
+async def create_thread(request: Request, threads: ThreadsDep) -> JSONBody:
+    query = await _body(request, body.ThreadCreate)
+    thread_id = query.thread_id or str(uuid.uuid4())
+    record = await threads.create(thread_id, query.metadata, if_exists=query.if_exists)
+    return JSONBody(views.thread(record, None))
+
+
+@router.post("/threads/search")
+async def search_threads(request: Request, threads: ThreadsDep) -> JSONBody:
+    query = await _body(request, body.ThreadSearch)
+    status = ThreadStatus(query.status) if query.status else None
+    found = await threads.search(ids=query.ids, metadata=query.metadata, status=status)
+    found.sort(key=lambda t: getattr(t, query.sort_by), reverse=query.sort_order == "desc")
+    page = found[query.offset : query.offset + query.limit]
+    shown = [views.thread(t, await threads.snapshot(t.thread_id)) for t in page]
+    headers = {"X-Pagination-Total": str(len(found))}
+    if query.offset + query.limit < len(found):
+        headers["X-Pagination-Next"] = str(query.offset + query.limit)
+    return JSONBody(shown, headers=headers)
+
+
+@router.get("/threads/{thread_id}")
+async def get_thread(thread_id: ThreadPath, threads: ThreadsDep) -> JSONBody:
+    record = await threads.get(thread_id)
+    return JSONBody(views.thread(record, await threads.snapshot(thread_id)))
+
+
+@router.patch("/threads/{thread_id}")
+async def update_thread(request: Request, thread_id: ThreadPath, threads: ThreadsDep) -> Response:
+    query = await _body(request, body.ThreadPatch)
+    record = await threads.update(thread_id, query.metadata)
+    if request.headers.get("prefer") == "return=minimal":
+        return Response(status_code=204)
+    return JSONBody(views.thread(record, await threads.snapshot(thread_id)))
+
+
+@router.delete("/threads/{thread_id}", status_code=204)
+async def delete_thread(thread_id: ThreadPath, threads: ThreadsDep) -> Response:
+    await threads.delete(thread_id)
+    return Response(status_code=204)
+
+
+@router.get("/threads/{thread_id}/state")
+async def get_state(thread_id: ThreadPath, threads: ThreadsDep, subgraphs: str = "") -> JSONBody:
+    return JSONBody(views.state(await threads.snapshot(thread_id, subgraphs=_flag(subgraphs))))
+
+
+@router.get("/threads/{thread_id}/state/{checkpoint_id}")
+async def get_state_at(
+    thread_id: ThreadPath, checkpoint_id: str, threads: ThreadsDep, subgraphs: str = ""
+) -> JSONBody:
+    snapshot = await threads.snapshot(
+        thread_id, subgraphs=_flag(subgraphs), checkpoint={"checkpoint_id": checkpoint_id}
+    )
+    return JSONBody(views.state(snapshot))
+
+
+@router.post("/threads/{thread_id}/state/checkpoint")
+async def post_state_at(request: Request, thread_id: ThreadPath, threads: ThreadsDep) -> JSONBody:
+    query = await _body(request, body.CheckpointRequest)
+    snapshot = await threads.snapshot(
+        thread_id, subgraphs=query.subgraphs, checkpoint=query.checkpoint
+    )
+    return JSONBody(views.state(snapshot))
+
+
+@router.post("/threads/{thread_id}/state")
+async def update_state(request: Request, thread_id: ThreadPath, threads: ThreadsDep) -> JSONBody:
+    query = await _body(request, body.StateUpdate)
+    checkpoint = query.checkpoint or (
+        {"checkpoint_id": query.checkpoint_id} if query.checkpoint_id else None
+    )
+    written = await threads.update_state(
+        thread_id, query.values, as_node=query.as_node, checkpoint=checkpoint
+    )
+    return JSONBody(views.checkpoint_config(written))
+
+
+@router.post("/threads/{thread_id}/history")
+async def post_history(request: Request, thread_id: ThreadPath, threads: ThreadsDep) -> JSONBody:
+    query = await _body(request, body.HistorySearch)
+    snapshots = await threads.snapshots(
+        thread_id,
+        limit=query.limit,
+        before=query.before,
+        metadata=query.metadata,
+        checkpoint=query.checkpoint,
+    )
+    return JSONBody([views.state(s) for s in snapshots])
+
+
+@router.get("/threads/{thread_id}/history")
+async def get_history(
+    thread_id: ThreadPath, threads: ThreadsDep, limit: int = 10, before: str | None = None
+) -> JSONBody:
+    snapshots = await threads.snapshots(
+        thread_id, limit=limit, before={"checkpoint_id": before} if before else None
+    )
+    return JSONBody([views.state(s) for s in snapshots])
+
+
+# runs
+
+
+async def _start(request: Request, thread_id: str | None) -> RunRecord:
+    query = await _body(request, body.RunCreate)
+    graph_id = _assistant(request, query.assistant_id)
+    threads: Threads = request.app.state.threads
+    record = await threads.start_run(
+        _spec(query, thread_id, graph_id), create_thread=query.if_not_exists == "create"
+    )
+    if thread_id is not None:
+        # LangGraph's server marks a thread with the graph its first run used.
+        thread = await threads.get(thread_id)
+        if "graph_id" not in thread.metadata:
+            ids = {"graph_id": graph_id, "assistant_id": views.assistant_id(graph_id)}
+            await threads.update(thread_id, ids)
+    return record
+
+
+def _spec(query: body.RunCreate, thread_id: str | None, graph_id: str) -> RunSpec:
+    assistant_id = views.assistant_id(graph_id)
+    modes = query.modes()
+    command = (
+        query.command.model_dump(include=query.command.model_fields_set) if query.command else None
+    )
+    configurable = {
+        k: v for k, v in query.config.get("configurable", {}).items() if k != "thread_id"
+    }
+    configurable.update(graph_id=graph_id, assistant_id=assistant_id)
+    checkpoint = query.checkpoint or {}
+    if query.checkpoint_id:
+        checkpoint = {**checkpoint, "checkpoint_id": query.checkpoint_id}
+    configurable.update({k: v for k, v in checkpoint.items() if k != "thread_id" and v})
+    metadata = {**query.metadata, "graph_id": graph_id, "assistant_id": assistant_id}
+    config = {
+        **query.config,
+        "configurable": configurable,
+        "metadata": {**query.config.get("metadata", {}), **metadata, "run_attempt": 1},
+    }
+    options: dict[str, Any] = {
+        key: value
+        for key, value in (
+            ("context", query.context),
+            ("interrupt_before", query.interrupt_before),
+            ("interrupt_after", query.interrupt_after),
+            ("durability", query.durability),
+        )
+        if value is not None
+    }
+    if query.stream_subgraphs:
+        options["subgraphs"] = True
+    kwargs = {
+        "input": query.input,
+        "command": command,
+        "config": query.config,
+        "context": query.context or {},
+        "stream_mode": modes,
+        "interrupt_before": query.interrupt_before,
+        "interrupt_after": query.interrupt_after,
+        "subgraphs": query.stream_subgraphs,
+        "resumable": True,
+        "temporary": thread_id is None,
+    }
+    return RunSpec(
+        input=None if command is not None else query.input,
+        command=command,
+        config=config,
+        on_disconnect=DisconnectPolicy(query.on_disconnect),
+        thread_id=thread_id,
+        strategy=MultitaskStrategy(query.multitask_strategy),
+        recorded=frozenset(modes),
+        graph_options=options,
+        meta={
+            "assistant_id": assistant_id,
+            "metadata": metadata,
+            "multitask_strategy": query.multitask_strategy,
+            "kwargs": kwargs,
+        },
+    )
+
+
+@router.post("/threads/{thread_id}/runs/stream")
+async def stream_thread_run(request: Request, thread_id: ThreadPath, manager: Manager) -> Response:
+    record = await _start(request, thread_id)
+    return streams.stream_response(request, manager, record, 0)
+
+
+@router.post("/runs/stream")
+async def stream_run(request: Request, manager: Manager) -> Response:
+    record = await _start(request, None)
+    return streams.stream_response(request, manager, record, 0)
+
+
+@router.post("/threads/{thread_id}/runs")
+async def create_thread_run(request: Request, thread_id: ThreadPath) -> JSONBody:
+    return _created(await _start(request, thread_id))
+
+
+@router.post("/runs")
+async def create_run(request: Request) -> JSONBody:
+    return _created(await _start(request, None))
+
+
+def _created(record: RunRecord) -> JSONBody:
+    return JSONBody(views.run(record), headers={"Content-Location": streams.run_path(record)})
+
+
+@router.post("/threads/{thread_id}/runs/wait")
+async def wait_thread_run(
+    request: Request, thread_id: ThreadPath, manager: Manager, threads: ThreadsDep
+) -> Response:
+    record = await _start(request, thread_id)
+    return streams.wait_response(manager, threads, record, _heartbeat(request))
+
+
+@router.post("/runs/wait")
+async def wait_run(request: Request, manager: Manager, threads: ThreadsDep) -> Response:
+    record = await _start(request, None)
+    return streams.wait_response(manager, threads, record, _heartbeat(request))
+
+
+def _heartbeat(request: Request) -> float:
+    return request.app.state.settings.heartbeat_seconds  # type: ignore[no-any-return]
+
+
+@router.get("/threads/{thread_id}/runs")
+async def list_runs(
+    thread_id: ThreadPath,
+    manager: Manager,
+    threads: ThreadsDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    status: str | None = None,
+) -> JSONBody:
+    summaries = await threads.runs(thread_id)
+    records = [await manager.store.get_run(s["run_id"]) for s in summaries]
+    shown = [views.run(r) for r in records if r is not None]
+    if status is not None:
+        shown = [r for r in shown if r["status"] == status]
+    return JSONBody(shown[offset : offset + limit])
+
+
+async def _thread_run(manager: RunManager, thread_id: str, run_id: str) -> RunRecord:
+    record = await manager.store.get_run(run_id)
+    if record is None or record.thread_id != thread_id:
+        raise ApiError(404, "run_not_found", f"no run {run_id!r} on thread {thread_id!r}")
+    return record
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}")
+async def get_run(thread_id: ThreadPath, run_id: str, manager: Manager) -> JSONBody:
+    return JSONBody(views.run(await _thread_run(manager, thread_id, run_id)))
+
+
+def _stream_modes(request: Request) -> list[str]:
+    # One value, repeated values, an empty one (Python SDK) or a JSON list (LangGraph's own).
+    modes: list[str] = []
+    for value in request.query_params.getlist("stream_mode"):
+        if value.startswith("["):
+            try:
+                modes += [str(m) for m in json.loads(value)]
+            except ValueError as exc:
+                raise ApiError(422, "invalid_stream_mode", f"stream_mode {value!r}") from exc
+        elif value:
+            modes.append(value)
+    return modes
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/stream")
+async def join_stream(
+    request: Request, thread_id: ThreadPath, run_id: str, manager: Manager
+) -> Response:
+    record = await _thread_run(manager, thread_id, run_id)
+    return streams.stream_response(
+        request,
+        manager,
+        record,
+        streams.resume_after(request, run_id),
+        modes=_stream_modes(request),
+        cancel_on_disconnect=_flag(request.query_params.get("cancel_on_disconnect")),
+    )
+
+
+@router.get("/runs/{run_id}/stream")
+async def join_run_stream(request: Request, run_id: str, manager: Manager) -> Response:
+    record = await manager.store.get_run(run_id)
+    if record is None:
+        raise ApiError(404, "run_not_found", f"no run {run_id!r}")
+    after = streams.resume_after(request, run_id)
+    return streams.stream_response(request, manager, record, after, modes=_stream_modes(request))
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/join")
+async def join_run(
+    request: Request, thread_id: ThreadPath, run_id: str, manager: Manager, threads: ThreadsDep
+) -> Response:
+    record = await _thread_run(manager, thread_id, run_id)
+    return streams.wait_response(manager, threads, record, _heartbeat(request))
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel")
+async def cancel_run(
+    request: Request, thread_id: ThreadPath, run_id: str, manager: Manager, threads: ThreadsDep
+) -> Response:
+    if request.query_params.get("action", "interrupt") == "rollback":
+        raise ApiError(422, "unsupported", "action 'rollback' is not supported here")
+    record = await _thread_run(manager, thread_id, run_id)
+    if record.status.finished or not await manager.cancel(run_id):
+        raise ApiError(404, "run_ended", f"run {run_id!r} has ended: there is nothing to cancel")
+    if _flag(request.query_params.get("wait")):
+        return streams.wait_response(manager, threads, record, _heartbeat(request))
+    return Response(status_code=202)
