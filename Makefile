@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 SYSTEM_COMMANDS := chromium redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install install-bench system-deps run test lint format screenshot bench clean
+.PHONY: install install-bench system-deps js run test lint format screenshot bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,22 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-test: install system-deps
+# LangGraph's JS client and a React page on its useStream, which the tests drive against the
+# gateway: installed from package-lock.json and built once here, never fetched during a test.
+JS_DIR := tests/js
+JS_STAMP := $(JS_DIR)/node_modules/.installed
+JS_PAGE := $(JS_DIR)/usestream/dist/index.html
+
+$(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
+	cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(JS_PAGE): $(JS_STAMP) $(JS_DIR)/usestream/index.html $(JS_DIR)/usestream/vite.config.js $(wildcard $(JS_DIR)/usestream/src/*)
+	cd $(JS_DIR) && npx vite build usestream
+
+js: $(JS_PAGE)
+
+test: install system-deps js
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Retakes the README's screenshot of the page from a real demo run.
@@ -66,4 +81,5 @@ bench: install-bench system-deps
 	$(BIN)/python -m bench $(if $(QUICK),--quick) --out bench-results
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-results *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-results *.egg-info \
+	  $(JS_DIR)/node_modules $(JS_DIR)/usestream/dist

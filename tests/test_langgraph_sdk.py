@@ -215,3 +215,21 @@ async def test_state_updates_apply_as_a_node_would(sdk: LangGraphClient) -> None
     assert thread["status"] == "interrupted" and thread["interrupts"] == {}
     done = await sdk.runs.wait(thread_id, "demo", input=None)
     assert done["facts"] == "given" and done["answer"]
+
+
+async def test_subgraph_events_are_named_by_their_namespace(make_server) -> None:
+    srv: Server = make_server("sample_graphs:nested")
+    client = get_client(url=f"{srv.url}/langgraph", timeout=30)
+    try:
+        thread_id = (await client.threads.create())["thread_id"]
+        parts = await collect(
+            client.runs.stream(
+                thread_id, "nested", input={}, stream_mode=["updates"], stream_subgraphs=True
+            )
+        )
+    finally:
+        await client.aclose()
+    inner = [p for p in parts if p.event.startswith("updates|")]
+    assert inner and all(p.event.split("|")[1].startswith("outer:") for p in inner)
+    assert inner[0].data["__interrupt__"][0]["value"] == {"question": "inner"}
+    assert [p.event for p in parts if p.event == "updates"] == ["updates"]  # the root's own

@@ -15,8 +15,9 @@ Input fields (all optional; query-string values arrive as strings and are coerce
 | fail        | ""                 | name of a node that raises, to show errors     |
 
 On a thread the state is a conversation: `messages` keeps every question and answer, so a
-second run sees the first. (Like any LangGraph state, fields a run leaves out keep the values
-of the thread's earlier runs.)
+second run sees the first. A chat client may send its question as a message instead of a
+topic (`{"messages": [{"type": "human", "content": "…"}]}`). Like any LangGraph state, fields
+a run leaves out keep the values of the thread's earlier runs.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ WORDS = TEXT.split()
 
 class DemoInput(TypedDict, total=False):
     topic: str
+    # A chat client sends its message here instead of a topic (as LangGraph's useStream does).
+    messages: Annotated[list[AnyMessage], add_messages]
     delay: float | str
     tokens: int | str
     token_delay: float | str
@@ -65,7 +68,6 @@ class DemoState(DemoInput, total=False):
     notes: Annotated[list[str], operator.add]
     facts: str
     answer: str
-    messages: Annotated[list[AnyMessage], add_messages]
 
 
 class DemoFailure(RuntimeError):
@@ -151,7 +153,15 @@ def lookup(topic: str) -> str:
     return f"{topic}: text/event-stream, id/event/data fields, retry, Last-Event-ID on reconnect"
 
 
+def _asked(state: DemoState) -> bool:
+    """Whether the run's input brought the question as a message (a chat client)."""
+    messages = state.get("messages") or []
+    return bool(messages) and isinstance(messages[-1], HumanMessage)
+
+
 def _topic(state: DemoState) -> str:
+    if _asked(state):
+        return str(state["messages"][-1].content)
     return state.get("topic") or "server-sent events"
 
 
@@ -161,7 +171,10 @@ async def plan(state: DemoState) -> dict[str, Any]:
     _maybe_fail(state, "plan")
     await adispatch_custom_event("progress", {"step": "planning", "percent": 100})
     topic = _topic(state)
-    return {"notes": [f"plan: explain {topic}"], "messages": [HumanMessage(content=topic)]}
+    update: dict[str, Any] = {"notes": [f"plan: explain {topic}"]}
+    if not _asked(state):
+        update["messages"] = [HumanMessage(content=topic)]
+    return update
 
 
 async def _research(state: DemoState, source: str) -> dict[str, Any]:

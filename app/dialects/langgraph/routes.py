@@ -318,13 +318,13 @@ def _spec(query: body.RunCreate, thread_id: str | None, graph_id: str) -> RunSpe
 @router.post("/threads/{thread_id}/runs/stream")
 async def stream_thread_run(request: Request, thread_id: ThreadPath, manager: Manager) -> Response:
     record = await _start(request, thread_id)
-    return streams.stream_response(request, manager, record, 0)
+    return streams.stream_response(request, manager, record, streams.FROM_START)
 
 
 @router.post("/runs/stream")
 async def stream_run(request: Request, manager: Manager) -> Response:
     record = await _start(request, None)
-    return streams.stream_response(request, manager, record, 0)
+    return streams.stream_response(request, manager, record, streams.FROM_START)
 
 
 @router.post("/threads/{thread_id}/runs")

@@ -38,12 +38,15 @@ def run_path(record: RunRecord) -> str:
     return f"/threads/{record.thread_id}/runs/{record.run_id}"
 
 
+FROM_START = -1  # before the metadata event, which takes seq 0
+
+
 def resume_after(request: Request, run_id: str) -> int:
-    """Where a join resumes: after the event named by Last-Event-ID; from the start without
-    one, or with useStream's "-1"."""
+    """Where a join resumes: after the event named by Last-Event-ID; from the very start
+    (FROM_START) without one, or with useStream's "-1"."""
     value = request.headers.get("last-event-id", "").strip()
-    if value in ("", "-1", "0"):
-        return 0
+    if value in ("", "-1"):
+        return FROM_START
     try:
         owner, seq = parse_event_id(value)
     except InvalidEventId as exc:
@@ -89,7 +92,8 @@ def stream_response(
             f"run {record.run_id!r} has {record.events} events; there is no event {after}",
         )
     settings = request.app.state.settings
-    first = b": connected\n\n" + (metadata_frame(record.run_id) if after == 0 else b"")
+    first = b": connected\n\n" + (metadata_frame(record.run_id) if after == FROM_START else b"")
+    after = max(after, 0)
     if after == record.events and record.status.finished:
         chunks: AsyncIterator[bytes] = _just(first)  # nothing left: the stream ends at once
     else:
