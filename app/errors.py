@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -65,13 +66,20 @@ async def at_capacity(request: Request, exc: Exception) -> Response:
 
 async def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    return JSONBody(
-        _body("invalid_request", "the request does not match the API", exc.errors()), 422
-    )
+    errors = exc.errors()
+    in_body = any(error.get("loc", ("",))[0] == "body" for error in errors)
+    first = errors[0] if errors else {}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    message = f"{where}: {first.get('msg', 'invalid')}" if first else "invalid request"
+    details = jsonable_encoder(errors, exclude={"input", "ctx", "url"})
+    return JSONBody(_body("invalid_body" if in_body else "invalid_request", message, details), 422)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 413:
+        limit = request.app.state.settings.max_request_bytes
+        return JSONBody(_body("body_too_large", f"the body is larger than {limit} bytes"), 413)
     return JSONBody(_body("http_error", str(exc.detail)), exc.status_code, headers=exc.headers)
 
 

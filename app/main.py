@@ -15,6 +15,7 @@ from app.dialects.langgraph import create_langgraph_app
 from app.dialects.langgraph.app import PREFIX as LANGGRAPH_PREFIX
 from app.errors import HANDLERS
 from app.graphs import describe_graph, load_graph
+from app.middleware import Configured
 from app.runs import RunManager
 from app.settings import Settings
 from app.store import open_store
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
 
     app = FastAPI(title="LangGraph SSE gateway", lifespan=lifespan, exception_handlers=HANDLERS)  # type: ignore[arg-type]
+    app.add_middleware(Configured)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=api.STATIC_DIR), name="static")
     langgraph = create_langgraph_app()

@@ -35,4 +35,9 @@ class Settings(BaseSettings):
         None, description="memory://, sqlite:///file.db, postgresql://… or none"
     )
     store_retry_seconds: float = Field(5, gt=0)
+    cors_origins: str = Field("", description="comma-separated origins, or *")
     run_lease_seconds: float = Field(10, gt=0)
+
+    def cors_origin_list(self) -> list[str]:
+        origins = [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+        return ["*"] if "*" in origins else origins

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.requests import RunRequest, read_run_request
 from app.runs import RunManager
 from app.settings import Settings
 from app.threads import Threads
@@ -24,13 +23,6 @@ def get_threads(request: Request) -> Threads:
     return request.app.state.threads  # type: ignore[no-any-return]
 
 
-async def run_body(
-    request: Request, settings: Annotated[Settings, Depends(get_settings)]
-) -> RunRequest:
-    return await read_run_request(request, settings.max_request_bytes)
-
-
 Manager = Annotated[RunManager, Depends(get_manager)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ThreadsDep = Annotated[Threads, Depends(get_threads)]
-RunBody = Annotated[RunRequest, Depends(run_body)]

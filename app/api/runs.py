@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app.api.deps import Manager, RunBody, SettingsDep, ThreadsDep
+from app.api.deps import Manager, ThreadsDep
 from app.errors import ApiError, JSONBody, not_found
 from app.requests import (
+    RunRequest,
     event_filter,
     one_shot_request,
     read_run_request,
@@ -20,6 +21,7 @@ from app.sse import event_stream_response, frames, native_events, retry_frame
 from app.store.base import RunRecord
 
 router = APIRouter()
+RUN_REQUEST_SCHEMA = "#/components/schemas/RunRequest"
 
 
 def created(record: RunRecord) -> JSONBody:
@@ -35,7 +37,7 @@ def created(record: RunRecord) -> JSONBody:
 
 
 @router.post("/runs", status_code=201)
-async def create_run(body: RunBody, threads: ThreadsDep) -> JSONBody:
+async def create_run(body: RunRequest, threads: ThreadsDep) -> JSONBody:
     spec = body.spec()
     return created(await threads.start_run(spec, create_thread=body.if_not_exists == "create"))
 
@@ -79,15 +81,24 @@ async def one_shot_get(request: Request, manager: Manager, threads: ThreadsDep) 
     return await attach(request, manager, record.run_id, 0)
 
 
-@router.post("/stream")
-async def one_shot_post(
-    request: Request, manager: Manager, threads: ThreadsDep, settings: SettingsDep
-) -> Response:
+@router.post(
+    "/stream",
+    # The body is read by hand, after Last-Event-ID: it is a POST /runs body.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/RunRequest"}}
+            },
+        }
+    },
+)
+async def one_shot_post(request: Request, manager: Manager, threads: ThreadsDep) -> Response:
     # A reconnect must resume its run, never start another: look at the id before the body.
     position = resume_position(request)
     if position is not None:
         return await attach(request, manager, *position)
-    body = await read_run_request(request, settings.max_request_bytes)
+    body = await read_run_request(request)
     record = await threads.start_run(body.spec(), create_thread=body.if_not_exists == "create")
     return await attach(request, manager, record.run_id, 0)
 

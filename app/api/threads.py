@@ -5,22 +5,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from app.api.deps import RunBody, SettingsDep, ThreadsDep
+from app.api.deps import ThreadsDep
 from app.api.runs import created
 from app.errors import JSONBody
-from app.requests import ThreadRequest, read_body
+from app.requests import RunRequest, ThreadRequest
 
 router = APIRouter(prefix="/threads")
 ThreadPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
-THREAD_SHAPE = '{"thread_id"?: str, "metadata"?: {...}}'
 
 
 @router.post("", status_code=201)
-async def create_thread(request: Request, threads: ThreadsDep, settings: SettingsDep) -> JSONBody:
-    body = await read_body(request, settings.max_request_bytes, ThreadRequest, THREAD_SHAPE)
+async def create_thread(threads: ThreadsDep, body: ThreadRequest | None = None) -> JSONBody:
+    body = body or ThreadRequest()
     return JSONBody((await threads.create(body.thread_id, body.metadata)).public(), 201)
 
 
@@ -53,7 +52,9 @@ async def delete_thread(thread_id: ThreadPath, threads: ThreadsDep) -> Response:
 
 
 @router.post("/{thread_id}/runs", status_code=201)
-async def create_thread_run(thread_id: ThreadPath, body: RunBody, threads: ThreadsDep) -> JSONBody:
+async def create_thread_run(
+    thread_id: ThreadPath, body: RunRequest, threads: ThreadsDep
+) -> JSONBody:
     record = await threads.start_run(
         body.spec(thread_id), create_thread=body.if_not_exists == "create"
     )

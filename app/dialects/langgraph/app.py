@@ -46,6 +46,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 413:
+        limit = request.app.state.settings.max_request_bytes
+        return _detail(413, f"Request body too large (limit: {limit} bytes)")
     return _detail(exc.status_code, str(exc.detail), exc.headers)
 
 

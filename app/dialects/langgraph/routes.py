@@ -7,22 +7,23 @@ import json
 import uuid
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from app.dialects.langgraph import requests as body
 from app.dialects.langgraph import streams, views
 from app.errors import ApiError, JSONBody
-from app.requests import read_body
 from app.runs import RunManager, RunSpec
-from app.settings import DisconnectPolicy, Settings
+from app.settings import DisconnectPolicy
 from app.store.base import MultitaskStrategy, RunRecord, ThreadStatus
 from app.threads import Threads
 
 router = APIRouter()
 ThreadPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
 M = TypeVar("M", bound=BaseModel)
+# A body LangGraph's clients may leave out entirely.
+MaybeBody = Annotated[M | None, Body()]
 
 
 def _manager(request: Request) -> RunManager:
@@ -35,11 +36,6 @@ def _threads(request: Request) -> Threads:
 
 Manager = Annotated[RunManager, Depends(_manager)]
 ThreadsDep = Annotated[Threads, Depends(_threads)]
-
-
-async def _body(request: Request, model: type[M]) -> M:
-    settings: Settings = request.app.state.settings
-    return await read_body(request, settings.max_request_bytes, model, model.__name__)
 
 
 def _graph_id(request: Request) -> str:
@@ -67,8 +63,8 @@ def _flag(value: str | None) -> bool:
 
 
 @router.post("/assistants/search")
-async def search_assistants(request: Request) -> JSONBody:
-    query = await _body(request, body.AssistantSearch)
+async def search_assistants(request: Request, query: MaybeBody[body.AssistantSearch]) -> JSONBody:
+    query = query or body.AssistantSearch()
     graph_id = _graph_id(request)
     found = [views.assistant(graph_id, request.app.state.started_at)]
     found = [
@@ -133,16 +129,16 @@ def _state_schema(graph: Any) -> dict[str, Any]:
 
 
 @router.post("/threads")
-async def create_thread(request: Request, threads: ThreadsDep) -> JSONBody:
-    query = await _body(request, body.ThreadCreate)
+async def create_thread(threads: ThreadsDep, query: MaybeBody[body.ThreadCreate]) -> JSONBody:
+    query = query or body.ThreadCreate()
     thread_id = query.thread_id or str(uuid.uuid4())
     record = await threads.create(thread_id, query.metadata, if_exists=query.if_exists)
     return JSONBody(views.thread(record, None))
 
 
 @router.post("/threads/search")
-async def search_threads(request: Request, threads: ThreadsDep) -> JSONBody:
-    query = await _body(request, body.ThreadSearch)
+async def search_threads(threads: ThreadsDep, query: MaybeBody[body.ThreadSearch]) -> JSONBody:
+    query = query or body.ThreadSearch()
     status = ThreadStatus(query.status) if query.status else None
     found = await threads.search(ids=query.ids, metadata=query.metadata, status=status)
     found.sort(key=lambda t: getattr(t, query.sort_by), reverse=query.sort_order == "desc")
@@ -161,8 +157,9 @@ async def get_thread(thread_id: ThreadPath, threads: ThreadsDep) -> JSONBody:
 
 
 @router.patch("/threads/{thread_id}")
-async def update_thread(request: Request, thread_id: ThreadPath, threads: ThreadsDep) -> Response:
-    query = await _body(request, body.ThreadPatch)
+async def update_thread(
+    request: Request, thread_id: ThreadPath, threads: ThreadsDep, query: body.ThreadPatch
+) -> Response:
     record = await threads.update(thread_id, query.metadata)
     if request.headers.get("prefer") == "return=minimal":
         return Response(status_code=204)
@@ -191,8 +188,9 @@ async def get_state_at(
 
 
 @router.post("/threads/{thread_id}/state/checkpoint")
-async def post_state_at(request: Request, thread_id: ThreadPath, threads: ThreadsDep) -> JSONBody:
-    query = await _body(request, body.CheckpointRequest)
+async def post_state_at(
+    thread_id: ThreadPath, threads: ThreadsDep, query: body.CheckpointRequest
+) -> JSONBody:
     snapshot = await threads.snapshot(
         thread_id, subgraphs=query.subgraphs, checkpoint=query.checkpoint
     )
@@ -200,8 +198,9 @@ async def post_state_at(request: Request, thread_id: ThreadPath, threads: Thread
 
 
 @router.post("/threads/{thread_id}/state")
-async def update_state(request: Request, thread_id: ThreadPath, threads: ThreadsDep) -> JSONBody:
-    query = await _body(request, body.StateUpdate)
+async def update_state(
+    thread_id: ThreadPath, threads: ThreadsDep, query: body.StateUpdate
+) -> JSONBody:
     checkpoint = query.checkpoint or (
         {"checkpoint_id": query.checkpoint_id} if query.checkpoint_id else None
     )
@@ -212,8 +211,10 @@ async def update_state(request: Request, thread_id: ThreadPath, threads: Threads
 
 
 @router.post("/threads/{thread_id}/history")
-async def post_history(request: Request, thread_id: ThreadPath, threads: ThreadsDep) -> JSONBody:
-    query = await _body(request, body.HistorySearch)
+async def post_history(
+    thread_id: ThreadPath, threads: ThreadsDep, query: MaybeBody[body.HistorySearch]
+) -> JSONBody:
+    query = query or body.HistorySearch()
     snapshots = await threads.snapshots(
         thread_id,
         limit=query.limit,
@@ -237,8 +238,7 @@ async def get_history(
 # runs
 
 
-async def _start(request: Request, thread_id: str | None) -> RunRecord:
-    query = await _body(request, body.RunCreate)
+async def _start(request: Request, query: body.RunCreate, thread_id: str | None) -> RunRecord:
     graph_id = _assistant(request, query.assistant_id)
     threads: Threads = request.app.state.threads
     record = await threads.start_run(
@@ -316,25 +316,29 @@ def _spec(query: body.RunCreate, thread_id: str | None, graph_id: str) -> RunSpe
 
 
 @router.post("/threads/{thread_id}/runs/stream")
-async def stream_thread_run(request: Request, thread_id: ThreadPath, manager: Manager) -> Response:
-    record = await _start(request, thread_id)
+async def stream_thread_run(
+    request: Request, thread_id: ThreadPath, manager: Manager, query: body.RunCreate
+) -> Response:
+    record = await _start(request, query, thread_id)
     return streams.stream_response(request, manager, record, streams.FROM_START)
 
 
 @router.post("/runs/stream")
-async def stream_run(request: Request, manager: Manager) -> Response:
-    record = await _start(request, None)
+async def stream_run(request: Request, manager: Manager, query: body.RunCreate) -> Response:
+    record = await _start(request, query, None)
     return streams.stream_response(request, manager, record, streams.FROM_START)
 
 
 @router.post("/threads/{thread_id}/runs")
-async def create_thread_run(request: Request, thread_id: ThreadPath) -> JSONBody:
-    return _created(await _start(request, thread_id))
+async def create_thread_run(
+    request: Request, thread_id: ThreadPath, query: body.RunCreate
+) -> JSONBody:
+    return _created(await _start(request, query, thread_id))
 
 
 @router.post("/runs")
-async def create_run(request: Request) -> JSONBody:
-    return _created(await _start(request, None))
+async def create_run(request: Request, query: body.RunCreate) -> JSONBody:
+    return _created(await _start(request, query, None))
 
 
 def _created(record: RunRecord) -> JSONBody:
@@ -343,15 +347,21 @@ def _created(record: RunRecord) -> JSONBody:
 
 @router.post("/threads/{thread_id}/runs/wait")
 async def wait_thread_run(
-    request: Request, thread_id: ThreadPath, manager: Manager, threads: ThreadsDep
+    request: Request,
+    thread_id: ThreadPath,
+    manager: Manager,
+    threads: ThreadsDep,
+    query: body.RunCreate,
 ) -> Response:
-    record = await _start(request, thread_id)
+    record = await _start(request, query, thread_id)
     return streams.wait_response(manager, threads, record, _heartbeat(request))
 
 
 @router.post("/runs/wait")
-async def wait_run(request: Request, manager: Manager, threads: ThreadsDep) -> Response:
-    record = await _start(request, None)
+async def wait_run(
+    request: Request, manager: Manager, threads: ThreadsDep, query: body.RunCreate
+) -> Response:
+    record = await _start(request, query, None)
     return streams.wait_response(manager, threads, record, _heartbeat(request))
 
 
