@@ -4,18 +4,37 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
+import logging
 import sys
 
 import uvicorn
 from langgraph.pregel import Pregel
 from pydantic import ValidationError
 
+from app.auth import AuthConfigError, authenticator
 from app.checkpointers import CheckpointerConfigError, check_checkpointer, open_checkpointing
 from app.graphs import GraphLoadError, load_graph
+from app.logs import configure as configure_logging
 from app.main import create_app
 from app.settings import Settings
 from app.store import StoreConfigError, open_store
 from app.store.base import StoreUnavailable
+
+
+def exposed_without_auth(host: str, settings: Settings) -> str | None:
+    """What to warn of when the gateway listens beyond this machine with no auth."""
+    if settings.auth != "none" or host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (
+        f"serving {host} with GATEWAY_AUTH=none: anyone who can reach it can start, read "
+        "and cancel runs (set GATEWAY_AUTH=api-keys)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,9 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings(**({"graph": args.graph} if args.graph else {}))
         # Fail here, in one line, rather than inside the server's start-up traceback.
+        authenticator(settings)
         graph = load_graph(settings.graph)
         asyncio.run(_check_services(graph, settings))
-    except (GraphLoadError, StoreConfigError, StoreUnavailable, CheckpointerConfigError) as exc:
+    except (
+        AuthConfigError,
+        GraphLoadError,
+        StoreConfigError,
+        StoreUnavailable,
+        CheckpointerConfigError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:
@@ -44,10 +70,15 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    configure_logging(settings.log_format, args.log_level)
+    warning = exposed_without_auth(args.host, settings)
+    if warning:
+        logging.getLogger("app").warning(warning)
     uvicorn.run(
         create_app(settings),
         host=args.host,
         port=args.port,
+        log_config=None,  # configured above, tokens masked, as text or JSON
         log_level=args.log_level,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds + 3,
     )

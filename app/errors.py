@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from app.auth import Unauthorized
 from app.payload import dumps
 from app.runs import AtCapacity
 from app.store.base import StoreUnavailable
@@ -60,6 +61,14 @@ async def store_unavailable(request: Request, exc: Exception) -> Response:
     return JSONBody(_body("store_unavailable", str(exc)), 503, headers={"Retry-After": "2"})
 
 
+# RFC 6750: a 401 names the scheme to use.
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="gateway"'}
+
+
+async def unauthorized(request: Request, exc: Exception) -> Response:
+    return JSONBody(_body("unauthorized", str(exc)), 401, headers=CHALLENGE)
+
+
 async def at_capacity(request: Request, exc: Exception) -> Response:
     return JSONBody(_body("at_capacity", str(exc)), 429, headers={"Retry-After": "1"})
 
@@ -87,6 +96,7 @@ HANDLERS = {
     ApiError: api_error,
     StoreUnavailable: store_unavailable,
     AtCapacity: at_capacity,
+    Unauthorized: unauthorized,
     RequestValidationError: validation_error,
     StarletteHTTPException: http_error,
 }

@@ -4,26 +4,43 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import api
+from app.auth import Access, authenticator
 from app.checkpointers import open_checkpointing
 from app.dialects.langgraph import create_langgraph_app
 from app.dialects.langgraph.app import PREFIX as LANGGRAPH_PREFIX
 from app.errors import HANDLERS
 from app.graphs import describe_graph, load_graph
+from app.logs import configure as configure_logging
+from app.metrics import Metrics
 from app.middleware import Configured
 from app.runs import RunManager
 from app.settings import Settings
 from app.store import open_store
 from app.threads import Threads
+from app.tokens import StreamTokens
 from app.writer import iso_now
 
 # Start-up lines go where uvicorn's own go.
 logger = logging.getLogger("uvicorn.error")
+
+
+def _secret(settings: Settings) -> bytes:
+    secret = settings.secret.get_secret_value()
+    if secret:
+        return secret.encode()
+    if settings.auth != "none":
+        logger.warning(
+            "GATEWAY_SECRET is not set: stream tokens hold only for this process until it "
+            "stops (set it, the same for every process, to share them)"
+        )
+    return secrets.token_bytes(32)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,20 +49,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = settings or Settings()
+        configure_logging(resolved.log_format)
+        auth = authenticator(resolved)
+        metrics = Metrics()
         graph = load_graph(resolved.graph)
         async with contextlib.AsyncExitStack() as stack:
             checkpointing = await stack.enter_async_context(open_checkpointing(graph, resolved))
             logger.info("checkpointer: %s", checkpointing.description)
             store = open_store(resolved)
+            store.instrument(metrics.store_retries.inc, metrics.store_errors.inc)
             stack.push_async_callback(store.close)
-            manager = RunManager(checkpointing, store, resolved)
+            manager = RunManager(checkpointing, store, resolved, metrics)
             await manager.open()
             stack.push_async_callback(manager.close)
             threads = Threads(manager)
+            tokens = StreamTokens(_secret(resolved), resolved.stream_token_seconds)
+            access = Access(auth, tokens, metrics)
             for state in (app.state, langgraph.state):
                 state.settings = resolved
                 state.manager = manager
                 state.threads = threads
+                state.access = access
+                state.metrics = metrics
             app.state.graph_description = describe_graph(graph)
             langgraph.state.graph_id = graph.get_name()
             langgraph.state.started_at = iso_now()

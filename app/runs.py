@@ -17,6 +17,7 @@ import anyio
 
 from app.checkpointers import Checkpointing
 from app.events import Event, EventName, RunStatus, now_ms
+from app.metrics import Metrics
 from app.settings import DisconnectPolicy, Settings
 from app.store.base import (
     AppendConflict,
@@ -44,9 +45,13 @@ from app.writer import Emitted, RunWriter, iso_now, until_stored
 logger = logging.getLogger(__name__)
 
 
+# Where a run's principal goes in its config's metadata, and so into its checkpoints'.
+PRINCIPAL_KEY = "principal"
+
+
 class AtCapacity(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the gateway is running its limit of {limit} runs; retry shortly")
+    def __init__(self, limit: int, whose: str = "the gateway is") -> None:
+        super().__init__(f"{whose} running its limit of {limit} runs; retry shortly")
         self.limit = limit
 
 
@@ -82,6 +87,7 @@ class RunSpec:
     recorded: frozenset[str] = frozenset()
     graph_options: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    principal: str | None = None
 
 
 @dataclass
@@ -89,6 +95,7 @@ class _ActiveRun:
     run_id: str
     policy: DisconnectPolicy
     spec: RunSpec
+    principal: str | None = None
     task: asyncio.Task[None] | None = None
     grace_timer: asyncio.TimerHandle | None = None
     cancelling: bool = False
@@ -97,11 +104,18 @@ class _ActiveRun:
 
 
 class RunManager:
-    def __init__(self, checkpointing: Checkpointing, store: EventStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        checkpointing: Checkpointing,
+        store: EventStore,
+        settings: Settings,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.checkpointing = checkpointing
         self.graph = checkpointing.graph
         self.store = store
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self._active: dict[str, _ActiveRun] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._background: list[asyncio.Task[None]] = []
@@ -129,13 +143,18 @@ class RunManager:
         Raises ThreadBusy or ThreadMissing for a thread that cannot take it."""
         if len(self._active) >= self.settings.max_runs:
             raise AtCapacity(self.settings.max_runs)
+        limit = self.settings.max_runs_per_principal
+        if spec.principal is not None and self._runs_of(spec.principal) >= limit:
+            raise AtCapacity(limit, f"{spec.principal} is")
         policy = spec.on_disconnect or self.settings.on_disconnect
         thread_id = spec.thread_id
         created_at = iso_now()
         if thread_id is None and self.checkpointing.enabled:
             thread_id = uuid.uuid4().hex
             await self.store.create_thread(
-                ThreadRecord(thread_id, created_at, created_at, implicit=True)
+                ThreadRecord(
+                    thread_id, created_at, created_at, implicit=True, principal=spec.principal
+                )
             )
         record = RunRecord(
             run_id=uuid.uuid4().hex,
@@ -146,6 +165,7 @@ class RunManager:
             owner=self.store.process_id,
             thread_id=thread_id,
             meta=spec.meta,
+            principal=spec.principal,
         )
         await self.store.create_run(record)
         turn = ThreadTurn(started=True)
@@ -155,10 +175,21 @@ class RunManager:
             except (ThreadBusy, ThreadMissing):
                 await self.store.discard_run(record.run_id)
                 raise
-        active = _ActiveRun(record.run_id, policy, spec)
+        active = _ActiveRun(record.run_id, policy, spec, spec.principal)
         if turn.started:
             active.turn.set()
         self._active[record.run_id] = active
+        self.metrics.runs_started.inc()
+        self.metrics.active_runs.inc()
+        logger.info(
+            "run started",
+            extra={
+                "event": "run.start",
+                "run_id": record.run_id,
+                "thread_id": thread_id,
+                "principal": spec.principal,
+            },
+        )
         active.task = self._track(self._drive(active, record), name=f"run-{record.run_id}")
         if policy is DisconnectPolicy.CANCEL:
             # A run nobody ever attaches to is abandoned too.
@@ -166,6 +197,9 @@ class RunManager:
         if turn.cancel is not None:
             await self.cancel(turn.cancel)
         return record
+
+    def _runs_of(self, principal: str) -> int:
+        return sum(1 for active in self._active.values() if active.principal == principal)
 
     async def _begin_on_thread(
         self, thread_id: str, record: RunRecord, strategy: MultitaskStrategy
@@ -277,16 +311,17 @@ class RunManager:
             if record.mode == "raw"
             else Translator(thread_id=thread_id, command=spec.command, recorded=spec.recorded)
         )
-        started = time.monotonic()
+        created = started = time.monotonic()
         status = RunStatus.SUCCESS
         tail: Emitted = []
         failure: dict[str, Any] | None = None
+        metrics = self.metrics
         try:
             if not active.turn.is_set():
                 await self._wait_for_turn(active, thread_id)
                 started = time.monotonic()
             await self.store.set_status(run_id, RunStatus.RUNNING)
-            config = self._config(spec.config, thread_id, run_id)
+            config = self._config(spec.config, thread_id, run_id, spec.principal)
             input_ = to_command(spec.command) if spec.command is not None else spec.input
             raw_events = self.graph.astream_events(
                 input_,
@@ -297,7 +332,13 @@ class RunManager:
             )
             async with contextlib.aclosing(raw_events):
                 async for raw in raw_events:
-                    await writer.append(translator.translate(raw, now_ms()))
+                    emitted = translator.translate(raw, now_ms())
+                    if not emitted:
+                        continue
+                    if writer.seq == 0:
+                        metrics.first_event.observe(time.monotonic() - created)
+                    await writer.append(emitted)
+                    metrics.events_appended.inc(len(emitted))
                     if active.cancelling:
                         # A cancel that lands inside the Redis client's own timeout handling
                         # can be swallowed there (redis-py on asyncio.timeout); honour it here.
@@ -339,20 +380,41 @@ class RunManager:
             logger.exception("run %s: cannot update its thread %s", run_id, thread_id)
         if await writer.end([*tail, (EventName.RUN_END, end)], status) is None:
             logger.warning("run %s was ended by another process", run_id)
+        metrics.events_appended.inc(len(tail) + 1)
+        metrics.runs_ended.labels(str(status)).inc()
+        metrics.run_duration.observe(end["duration_ms"] / 1000)
+        logger.info(
+            "run ended",
+            extra={
+                "event": "run.end",
+                "run_id": run_id,
+                "thread_id": thread_id,
+                "principal": spec.principal,
+                "status": str(status),
+                "duration_ms": end["duration_ms"],
+                "events": writer.seq,
+                "error": failure,
+            },
+        )
         await until_stored(lambda: self.store.release_run(run_id), run_id)
 
     @staticmethod
     def _config(
-        config: dict[str, Any], thread_id: str | None, run_id: str | None = None
+        config: dict[str, Any],
+        thread_id: str | None,
+        run_id: str | None = None,
+        principal: str | None = None,
     ) -> dict[str, Any]:
         # LangChain copies configurable's plain values into every event's metadata, where
-        # LangGraph's server has them too.
+        # LangGraph's server has them too; LangGraph keeps the metadata with each checkpoint.
         configurable = dict(config.get("configurable", {}))
         if thread_id is not None:
             configurable["thread_id"] = thread_id
         if run_id is not None:
             configurable["run_id"] = run_id
-        return {**config, "configurable": configurable} if configurable else config
+        config = {**config, "configurable": configurable} if configurable else config
+        # Always set: a client's own metadata must not name another owner.
+        return {**config, "metadata": {**config.get("metadata", {}), PRINCIPAL_KEY: principal}}
 
     async def _paused(self, thread_id: str) -> list[PendingInterrupt] | None:
         """What the thread waits on when its graph has paused; None when it has not."""
@@ -400,6 +462,8 @@ class RunManager:
 
     def _forget(self, run_id: str) -> None:
         active = self._active.pop(run_id, None)
+        if active is not None:
+            self.metrics.active_runs.dec()
         if active is not None and active.grace_timer is not None:
             active.grace_timer.cancel()
 

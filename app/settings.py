@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_GRAPH = "app.graphs.demo:graph"
@@ -37,6 +38,14 @@ class Settings(BaseSettings):
     store_retry_seconds: float = Field(5, gt=0)
     cors_origins: str = Field("", description="comma-separated origins, or *")
     run_lease_seconds: float = Field(10, gt=0)
+    auth: str = Field("none", description="none, api-keys, or package.module:callable")
+    api_keys: SecretStr = Field(SecretStr(""), description="principal:key,… or @file")
+    secret: SecretStr = Field(SecretStr(""), description="signs stream tokens")
+    stream_token_seconds: float = Field(3600, gt=0)
+    max_runs_per_principal: int = Field(100, ge=1)
+    metrics_key: SecretStr = Field(SecretStr(""), description="protects /metrics when set")
+    log_format: Literal["text", "json"] = "text"
+    header_timeout_seconds: float = Field(10, gt=0)
 
     def cors_origin_list(self) -> list[str]:
         origins = [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
 
 import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.events import Event, EventName, is_dialect_event
+from app.metrics import Metrics
 from app.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 SEP = "\n"
 COALESCE_SECONDS = 0.002
@@ -24,6 +29,44 @@ def retry_frame(retry_ms: int) -> bytes:
 
 def heartbeat() -> ServerSentEvent:
     return ServerSentEvent(comment="heartbeat", sep=SEP)
+
+
+@dataclass
+class StreamLog:
+    """What one stream sends, for the metrics and its open and close log lines."""
+
+    metrics: Metrics
+    run_id: str
+    principal: str | None
+    after: int
+    gap: bool = False
+
+    def keep(self, keep: Keep) -> Keep:
+        def kept(event: Event) -> bool:
+            if event.name == EventName.STREAM_GAP:
+                self.gap = True
+            return keep(event)
+
+        return kept
+
+    async def count(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        fields = {"run_id": self.run_id, "principal": self.principal, "after": self.after}
+        logger.info("stream opened", extra={"event": "stream.open", **fields})
+        self.metrics.open_streams.inc()
+        sent = 0
+        try:
+            async with contextlib.aclosing(chunks):
+                async for chunk in chunks:
+                    sent += len(chunk)
+                    self.metrics.bytes_sent.inc(len(chunk))
+                    yield chunk
+        finally:
+            self.metrics.open_streams.dec()
+            if self.after > 0:
+                self.metrics.resumes.labels("gap" if self.gap else "exact").inc()
+            logger.info(
+                "stream closed", extra={"event": "stream.close", "bytes_sent": sent, **fields}
+            )
 
 
 Keep = Callable[[Event], bool]
@@ -79,13 +122,19 @@ def event_stream_response(
     chunks: AsyncIterator[bytes],
     settings: Settings,
     on_shutdown: Callable[[], Awaitable[None]],
+    metrics: Metrics,
     headers: dict[str, str] | None = None,
 ) -> EventSourceResponse:
     shutdown = anyio.Event()
+
+    def counted_heartbeat() -> ServerSentEvent:
+        metrics.heartbeats.inc()
+        return heartbeat()
+
     return EventSourceResponse(
         _until_shutdown(chunks, shutdown, on_shutdown),
         ping=settings.heartbeat_seconds,
-        ping_message_factory=heartbeat,
+        ping_message_factory=counted_heartbeat,
         sep=SEP,
         send_timeout=settings.send_timeout_seconds,
         shutdown_event=shutdown,

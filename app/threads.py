@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from app.errors import ApiError
-from app.runs import RunManager, RunSpec
+from app.runs import PRINCIPAL_KEY, RunManager, RunSpec
 from app.store.base import (
     RunRecord,
     ThreadBusy,
@@ -45,10 +45,17 @@ def thread_busy(exc: ThreadBusy) -> ApiError:
 
 
 class Threads:
-    def __init__(self, manager: RunManager) -> None:
+    """Threads as one principal sees them: their own, and no other's (which answer 404, as if
+    they did not exist)."""
+
+    def __init__(self, manager: RunManager, principal: str | None = None) -> None:
         self.manager = manager
         self.store = manager.store
         self.checkpointing = manager.checkpointing
+        self.principal = principal
+
+    def scoped(self, principal: str | None) -> Threads:
+        return Threads(self.manager, principal)
 
     def _require_checkpointer(self) -> None:
         if not self.checkpointing.enabled:
@@ -67,7 +74,9 @@ class Threads:
         """A new thread; with if_exists "do_nothing", an existing one is returned as it is."""
         self._require_checkpointer()
         now = iso_now()
-        record = ThreadRecord(thread_id or uuid.uuid4().hex, now, now, metadata)
+        record = ThreadRecord(
+            thread_id or uuid.uuid4().hex, now, now, metadata, principal=self.principal
+        )
         if await self.store.create_thread(record):
             return record
         if if_exists == "do_nothing":
@@ -90,7 +99,7 @@ class Threads:
     ) -> list[ThreadRecord]:
         """Threads created on purpose, newest first, whose metadata holds `metadata`."""
         self._require_checkpointer()
-        found = await self.store.list_threads()
+        found = await self.store.list_threads(self.principal)
         return [
             thread
             for thread in found
@@ -163,13 +172,16 @@ class Threads:
         return record
 
     async def _find(self, thread_id: str) -> ThreadRecord | None:
-        """The thread's record; rebuilt from its checkpoints when the store has lost it (the
-        memory store, restarted over a SQLite checkpointer): its status and pending
-        interrupts come back, its metadata and list of runs do not."""
+        """The thread's record, if it is this principal's; rebuilt from its checkpoints when
+        the store has lost it (the memory store, restarted over a SQLite checkpointer): its
+        owner, status and pending interrupts come back, its metadata and list of runs do not."""
         self._require_checkpointer()
         record = await self.store.get_thread(thread_id)
-        if record is not None:
-            return record
+        if record is None:
+            record = await self._rebuild(thread_id)
+        return record if record is not None and record.principal == self.principal else None
+
+    async def _rebuild(self, thread_id: str) -> ThreadRecord | None:
         snapshot = await self.manager.graph.aget_state(self._config(thread_id), subgraphs=True)
         created_at = snapshot.created_at
         if created_at is None:
@@ -181,6 +193,8 @@ class Threads:
             created_at,
             status=ThreadStatus.IDLE if pending is None else ThreadStatus.INTERRUPTED,
             interrupts=interrupt_list(pending or []),
+            # Every run writes its principal into its checkpoints' metadata.
+            principal=(snapshot.metadata or {}).get(PRINCIPAL_KEY),
         )
         await self.store.create_thread(rebuilt)
         return await self.store.get_thread(thread_id)
@@ -221,6 +235,7 @@ class Threads:
     async def start_run(self, spec: RunSpec, *, create_thread: bool = False) -> RunRecord:
         """Start a run: on its thread when it names one (created first if asked), else on a
         thread of its own when there is a checkpointer, else on none."""
+        spec = dataclasses.replace(spec, principal=self.principal)
         if spec.thread_id is None and self.checkpointing.enabled:
             # LangGraph's own way to name a thread: the same as naming it here.
             named = spec.config.get("configurable", {}).get("thread_id")
@@ -229,7 +244,9 @@ class Threads:
         if spec.thread_id is not None:
             thread = await self._find(spec.thread_id)
             if thread is None and create_thread:
-                await self.store.create_thread(ThreadRecord(spec.thread_id, iso_now(), iso_now()))
+                made = ThreadRecord(spec.thread_id, iso_now(), iso_now(), principal=self.principal)
+                if not await self.store.create_thread(made):  # another principal's
+                    raise thread_not_found(spec.thread_id)
             elif thread is None:
                 raise thread_not_found(spec.thread_id)
             elif spec.command is not None and "resume" in spec.command:

@@ -48,13 +48,15 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def start_server(log_dir: Path, cli_graph: str | None = None, **settings: object) -> Server:
+def start_server(
+    log_dir: Path, cli_graph: str | None = None, log_level: str = "warning", **settings: object
+) -> Server:
     """A real uvicorn serving the gateway on a free loopback port; settings become GATEWAY_*."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env["PYTHONPATH"] = str(TESTS)
     env.update({f"GATEWAY_{k.upper()}": str(v) for k, v in settings.items()})
-    command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--log-level", "warning"]
+    command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--log-level", log_level]
     if cli_graph:
         command.insert(4, cli_graph)
     log = log_dir / f"server-{port}.log"

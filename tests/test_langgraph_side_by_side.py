@@ -28,7 +28,7 @@ GENERATED = re.compile(
 )
 # What each server puts into a message's metadata about itself.
 SERVER_METADATA = re.compile(
-    r"^(langgraph_(api|version|plan|host|request)|created_by|run_attempt|user_id|graph_id|assistant_id|thread_id|run_id|ls_integration|lc_versions)"
+    r"^(langgraph_(api|version|plan|host|request)|created_by|run_attempt|user_id|graph_id|assistant_id|thread_id|run_id|ls_integration|lc_versions|principal)"
 )
 
 

@@ -207,10 +207,12 @@ def test_redis_down_at_start_up_is_one_clear_line(tmp_path: Path) -> None:
     ]
 
 
-def test_uvicorn_with_two_workers_streams_and_resumes(
+def test_uvicorn_with_two_workers_streams_resumes_and_counts_as_one(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     port = free_port()
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
     log = (tmp_path / "workers.log").open("wb")
     process = subprocess.Popen(
         [
@@ -228,7 +230,11 @@ def test_uvicorn_with_two_workers_streams_and_resumes(
             "warning",
         ],
         cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "GATEWAY_STORE_URL": redis_server.url},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "GATEWAY_STORE_URL": redis_server.url,
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -254,6 +260,18 @@ def test_uvicorn_with_two_workers_streams_and_resumes(
         assert received[-1].name == "run.end" and received[-1].data["status"] == "success"
         assert [e.seq for e in received] == list(range(1, len(received) + 1))
         assert len({e.data["run_id"] for e in received}) == 1
+        # Whichever worker answers, /metrics counts both (prometheus-client's files).
+        seen = set()
+        for _ in range(8):
+            with httpx.Client(base_url=base, timeout=20) as c:
+                scraped = c.get("/metrics").text
+            started = [
+                line
+                for line in scraped.splitlines()
+                if line.startswith("gateway_runs_started_total")
+            ]
+            seen.add(started[0].split()[-1])
+        assert seen == {"1.0"}
     finally:
         process.send_signal(signal.SIGTERM)
         try:

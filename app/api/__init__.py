@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api import pages, runs, threads
+from app.api import metrics, pages, runs, threads
 from app.api.pages import STATIC_DIR
 
 __all__ = ["STATIC_DIR", "router"]
@@ -13,3 +13,4 @@ router = APIRouter()
 router.include_router(pages.router)
 router.include_router(runs.router)
 router.include_router(threads.router)
+router.include_router(metrics.router)

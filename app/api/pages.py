@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
+from app.api.deps import Caller
 from app.errors import JSONBody
 
 STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
@@ -24,5 +25,5 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/graph")
-async def graph(request: Request) -> JSONBody:
+async def graph(request: Request, caller: Caller) -> JSONBody:
     return JSONBody(request.app.state.graph_description)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app.api.deps import Manager, ThreadsDep
+from app.api.deps import AccessDep, Caller, Manager, ThreadsDep, get_access
+from app.auth import Access
 from app.errors import ApiError, JSONBody, not_found
 from app.requests import (
     RunRequest,
@@ -17,39 +18,41 @@ from app.requests import (
 )
 from app.runs import RunManager
 from app.settings import Settings
-from app.sse import event_stream_response, frames, native_events, retry_frame
+from app.sse import StreamLog, event_stream_response, frames, native_events, retry_frame
 from app.store.base import RunRecord
 
 router = APIRouter()
 RUN_REQUEST_SCHEMA = "#/components/schemas/RunRequest"
 
 
-def created(record: RunRecord) -> JSONBody:
+def created(record: RunRecord, access: Access) -> JSONBody:
     return JSONBody(
         {
             "run_id": record.run_id,
             "thread_id": record.thread_id,
             "status": record.status,
-            "stream_url": f"/runs/{record.run_id}/stream",
+            "stream_url": access.stream_url(record),
         },
         201,
     )
 
 
 @router.post("/runs", status_code=201)
-async def create_run(body: RunRequest, threads: ThreadsDep) -> JSONBody:
+async def create_run(body: RunRequest, threads: ThreadsDep, access: AccessDep) -> JSONBody:
     spec = body.spec()
-    return created(await threads.start_run(spec, create_thread=body.if_not_exists == "create"))
+    record = await threads.start_run(spec, create_thread=body.if_not_exists == "create")
+    return created(record, access)
 
 
 @router.get("/runs/{run_id}")
-async def get_run(run_id: str, manager: Manager) -> JSONBody:
-    return JSONBody((await run_record(manager, run_id)).public())
+async def get_run(run_id: str, manager: Manager, caller: Caller, access: AccessDep) -> JSONBody:
+    record = await run_record(manager, run_id, caller)
+    return JSONBody({**record.public(), "stream_url": access.stream_url(record)})
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202)
-async def cancel_run(run_id: str, manager: Manager) -> JSONBody:
-    record = await run_record(manager, run_id)
+async def cancel_run(run_id: str, manager: Manager, caller: Caller) -> JSONBody:
+    record = await run_record(manager, run_id, caller)
     await manager.cancel(run_id)
     return JSONBody(
         {"run_id": run_id, "status": "cancelling" if not record.status.finished else record.status},
@@ -59,6 +62,7 @@ async def cancel_run(run_id: str, manager: Manager) -> JSONBody:
 
 @router.get("/runs/{run_id}/stream")
 async def stream_run(run_id: str, request: Request, manager: Manager) -> Response:
+    reader = await get_access(request).reader(request)
     after = 0
     position = resume_position(request)
     if position is not None:
@@ -69,16 +73,18 @@ async def stream_run(run_id: str, request: Request, manager: Manager) -> Respons
                 f"Last-Event-ID belongs to run {position[0]!r}, not {run_id!r}",
             )
         after = position[1]
-    return await attach(request, manager, run_id, after)
+    return await attach(request, manager, run_id, after, reader)
 
 
 @router.get("/stream")
-async def one_shot_get(request: Request, manager: Manager, threads: ThreadsDep) -> Response:
+async def one_shot_get(request: Request, manager: Manager) -> Response:
+    access = get_access(request)
     position = resume_position(request)
     if position is not None:
-        return await attach(request, manager, *position)
+        return await attach(request, manager, *position, await access.reader(request))
+    threads = request.app.state.threads.scoped(await access.caller(request))
     record = await threads.start_run(one_shot_request(request).spec())
-    return await attach(request, manager, record.run_id, 0)
+    return await attach(request, manager, record.run_id, 0, (record.principal, None))
 
 
 @router.post(
@@ -93,27 +99,38 @@ async def one_shot_get(request: Request, manager: Manager, threads: ThreadsDep) 
         }
     },
 )
-async def one_shot_post(request: Request, manager: Manager, threads: ThreadsDep) -> Response:
+async def one_shot_post(request: Request, manager: Manager) -> Response:
+    access = get_access(request)
     # A reconnect must resume its run, never start another: look at the id before the body.
     position = resume_position(request)
     if position is not None:
-        return await attach(request, manager, *position)
+        return await attach(request, manager, *position, await access.reader(request))
+    threads = request.app.state.threads.scoped(await access.caller(request))
     body = await read_run_request(request)
     record = await threads.start_run(body.spec(), create_thread=body.if_not_exists == "create")
-    return await attach(request, manager, record.run_id, 0)
+    return await attach(request, manager, record.run_id, 0, (record.principal, None))
 
 
-async def run_record(manager: RunManager, run_id: str) -> RunRecord:
+async def run_record(manager: RunManager, run_id: str, principal: str | None) -> RunRecord:
+    """The run, if it is the principal's: another's answers 404, as an unknown one does."""
     record = await manager.store.get_run(run_id)
-    if record is None:
+    if record is None or record.principal != principal:
         raise not_found(run_id)
     return record
 
 
-async def attach(request: Request, manager: RunManager, run_id: str, after: int) -> Response:
+async def attach(
+    request: Request,
+    manager: RunManager,
+    run_id: str,
+    after: int,
+    reader: tuple[str | None, set[str] | None],
+) -> Response:
     names = event_filter(request)
     mode = stream_mode(request)
-    record = await run_record(manager, run_id)
+    record = await manager.store.get_run(run_id)
+    if record is None or not Access.may_read(record, *reader):
+        raise not_found(run_id)
     if mode is not None and mode != record.mode:
         raise ApiError(
             400,
@@ -126,13 +143,16 @@ async def attach(request: Request, manager: RunManager, run_id: str, after: int)
             "last_event_id_beyond_end",
             f"run {run_id!r} has {record.events} events; there is no event {after}",
         )
+    metrics = manager.metrics
     if after == record.events and record.status.finished:
         # EventSource stops reconnecting on 204: the client already has everything.
+        metrics.resumes.labels("complete").inc()
         return Response(status_code=204)
     settings: Settings = request.app.state.settings
+    log = StreamLog(metrics, run_id, reader[0], after)
     chunks = frames(
         manager.follow(record, after),
-        keep=native_events(names),
+        keep=log.keep(native_events(names)),
         first=retry_frame(settings.retry_ms),
     )
-    return event_stream_response(chunks, settings, on_shutdown=manager.shutdown)
+    return event_stream_response(log.count(chunks), settings, manager.shutdown, metrics)

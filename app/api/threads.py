@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from app.api.deps import ThreadsDep
+from app.api.deps import AccessDep, ThreadsDep
 from app.api.runs import created
 from app.errors import JSONBody
 from app.requests import RunRequest, ThreadRequest
@@ -18,9 +18,14 @@ ThreadPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
 
 
 @router.post("", status_code=201)
-async def create_thread(threads: ThreadsDep, body: ThreadRequest | None = None) -> JSONBody:
+async def create_thread(
+    threads: ThreadsDep, access: AccessDep, body: ThreadRequest | None = None
+) -> JSONBody:
     body = body or ThreadRequest()
-    return JSONBody((await threads.create(body.thread_id, body.metadata)).public(), 201)
+    record = await threads.create(body.thread_id, body.metadata)
+    token = access.thread_token(record)
+    # With auth on, a token for EventSource: `?token=` on any stream of this thread's runs.
+    return JSONBody({**record.public(), **({"stream_token": token} if token else {})}, 201)
 
 
 @router.get("/{thread_id}")
@@ -53,9 +58,9 @@ async def delete_thread(thread_id: ThreadPath, threads: ThreadsDep) -> Response:
 
 @router.post("/{thread_id}/runs", status_code=201)
 async def create_thread_run(
-    thread_id: ThreadPath, body: RunRequest, threads: ThreadsDep
+    thread_id: ThreadPath, body: RunRequest, threads: ThreadsDep, access: AccessDep
 ) -> JSONBody:
     record = await threads.start_run(
         body.spec(thread_id), create_thread=body.if_not_exists == "create"
     )
-    return created(record)
+    return created(record, access)

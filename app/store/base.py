@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, Protocol
@@ -75,6 +75,7 @@ class RunRecord:
     thread_id: str | None = None
     # What a dialect needs to describe the run its way (LangGraph's assistant_id, metadata…).
     meta: dict[str, Any] = field(default_factory=dict)
+    principal: str | None = None  # who started it; only they may read it
 
     def public(self) -> dict[str, Any]:
         return {
@@ -137,6 +138,7 @@ class ThreadRecord:
     # created on purpose, which stay until deleted.
     expires_at: float | None = None
     implicit: bool = False
+    principal: str | None = None  # who created it; only they may use it
 
     def public(self) -> dict[str, Any]:
         return {
@@ -161,6 +163,9 @@ class EventStore(Protocol):
     def process_id(self) -> str:
         """This process, as the owner of the runs it starts."""
         ...
+
+    def instrument(self, retried: Callable[[], None], failed: Callable[[], None]) -> None:
+        """Have the store say when a call was retried, and when one failed for good."""
 
     async def ping(self) -> None:
         """Raise StoreUnavailable when the store cannot be used."""
@@ -249,8 +254,9 @@ class EventStore(Protocol):
         no longer holds."""
         ...
 
-    async def list_threads(self) -> list[ThreadRecord]:
-        """Every thread created on purpose (not those made for one-shot runs), newest first."""
+    async def list_threads(self, principal: str | None) -> list[ThreadRecord]:
+        """The principal's threads created on purpose (not those made for one-shot runs),
+        newest first."""
         ...
 
     async def update_thread(

@@ -75,6 +75,9 @@ class MemoryStore:
     def process_id(self) -> str:
         return self._process_id
 
+    def instrument(self, retried: Callable[[], None], failed: Callable[[], None]) -> None:
+        return None  # it never fails
+
     async def ping(self) -> None:
         return None
 
@@ -231,8 +234,12 @@ class MemoryStore:
         thread.expires_at = expires_at if thread.implicit else None
         return None
 
-    async def list_threads(self) -> list[ThreadRecord]:
-        return [t for t in reversed(self._threads.values()) if not t.implicit]
+    async def list_threads(self, principal: str | None) -> list[ThreadRecord]:
+        return [
+            t
+            for t in reversed(self._threads.values())
+            if not t.implicit and t.principal == principal
+        ]
 
     async def update_thread(
         self, thread_id: str, metadata: dict[str, Any], updated_at: str

@@ -250,6 +250,8 @@ class RedisStore(RedisThreads):
         RedisThreads.__init__(self)
         self._followers: dict[str, _Follower] = {}
         self._outboxes: dict[str, _Outbox] = {}
+        self._retried: Callable[[], None] = _nothing
+        self._failed: Callable[[], None] = _nothing
         self._batches = itertools.count()
         self._process_id = new_process_id()
         self._owned: set[str] = set()  # mirrors {live}:runs:<this process>
@@ -275,6 +277,9 @@ class RedisStore(RedisThreads):
     def owned_key(process_id: str) -> str:
         return f"{PREFIX}{{live}}:runs:{process_id}"
 
+    def instrument(self, retried: Callable[[], None], failed: Callable[[], None]) -> None:
+        self._retried, self._failed = retried, failed
+
     async def retrying(self, call: Callable[[], Any]) -> Any:
         """Run one Redis call, retrying connection failures for up to `retry_seconds`."""
         deadline = time.monotonic() + self._retry_seconds
@@ -284,7 +289,9 @@ class RedisStore(RedisThreads):
                 return await call()
             except _UNREACHABLE as exc:
                 if time.monotonic() + delay > deadline:
+                    self._failed()
                     raise StoreUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
+                self._retried()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.5)
 
@@ -347,6 +354,7 @@ class RedisStore(RedisThreads):
             "subscribers": 0,
             "thread_id": record.thread_id or "",
             "meta": orjson.dumps(record.meta),
+            "principal": record.principal or "",
         }
         self._owned.add(record.run_id)
 
@@ -376,6 +384,7 @@ class RedisStore(RedisThreads):
             events=int(text.get("events", 0)),
             thread_id=text.get("thread_id") or None,
             meta=orjson.loads(text.get("meta") or "{}"),
+            principal=text.get("principal") or None,
         )
 
     async def set_status(self, run_id: str, status: RunStatus) -> None:
@@ -554,3 +563,7 @@ class RedisStore(RedisThreads):
         self._followers.clear()
         await self.redis.aclose()
         await self.blocking.aclose()
+
+
+def _nothing() -> None:
+    return None

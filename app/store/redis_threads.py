@@ -170,6 +170,7 @@ class RedisThreads:
             "implicit": "1" if record.implicit else "0",
             "expires_at": "",
             "error": "",
+            "principal": record.principal or "",
         }
         args = [item for pair in fields.items() for item in pair]
         keys = _keys(record.thread_id)[:1]
@@ -204,6 +205,7 @@ class RedisThreads:
             expires_at=float(text["expires_at"]) if text["expires_at"] else None,
             implicit=text["implicit"] == "1",
             error=orjson.loads(text["error"]) if text.get("error") else None,
+            principal=text.get("principal") or None,
         )
 
     async def delete_thread(self, thread_id: str) -> bool:
@@ -255,10 +257,10 @@ class RedisThreads:
             )
         return next_run.decode() or None
 
-    async def list_threads(self) -> list[ThreadRecord]:
+    async def list_threads(self, principal: str | None) -> list[ThreadRecord]:
         ids = await self.retrying(lambda: self.redis.zrevrange(INDEX_KEY, 0, -1))
         threads = [await self.get_thread(thread_id.decode()) for thread_id in ids]
-        return [thread for thread in threads if thread is not None]
+        return [t for t in threads if t is not None and t.principal == principal]
 
     async def update_thread(
         self, thread_id: str, metadata: dict[str, Any], updated_at: str

@@ -10,8 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from app.auth import Unauthorized
 from app.dialects.langgraph.routes import router
-from app.errors import ApiError, JSONBody
+from app.errors import CHALLENGE, ApiError, JSONBody
 from app.runs import AtCapacity
 from app.store.base import StoreUnavailable
 
@@ -52,6 +53,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _detail(exc.status_code, str(exc.detail), exc.headers)
 
 
+async def _unauthorized(request: Request, exc: Exception) -> Response:
+    return _detail(401, str(exc), CHALLENGE)
+
+
 async def _unavailable(request: Request, exc: Exception) -> Response:
     return _detail(503, str(exc), {"Retry-After": "2"})
 
@@ -72,6 +77,7 @@ def create_langgraph_app() -> FastAPI:
             StarletteHTTPException: _http_error,
             StoreUnavailable: _unavailable,
             AtCapacity: _at_capacity,
+            Unauthorized: _unauthorized,
         },
     )
     app.include_router(router)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from app.auth import Access
 from app.dialects.langgraph import requests as body
 from app.dialects.langgraph import streams, views
 from app.errors import ApiError, JSONBody
@@ -19,7 +20,15 @@ from app.settings import DisconnectPolicy
 from app.store.base import MultitaskStrategy, RunRecord, ThreadStatus
 from app.threads import Threads
 
-router = APIRouter()
+
+async def _caller(request: Request) -> str | None:
+    """The caller's principal (the SDKs send their key as X-Api-Key): 401 without it."""
+    access: Access = request.app.state.access
+    return await access.caller(request)
+
+
+Caller = Annotated[str | None, Depends(_caller)]
+router = APIRouter(dependencies=[Depends(_caller)])
 ThreadPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
 M = TypeVar("M", bound=BaseModel)
 # A body LangGraph's clients may leave out entirely.
@@ -30,8 +39,8 @@ def _manager(request: Request) -> RunManager:
     return request.app.state.manager  # type: ignore[no-any-return]
 
 
-def _threads(request: Request) -> Threads:
-    return request.app.state.threads  # type: ignore[no-any-return]
+def _threads(request: Request, caller: Caller) -> Threads:
+    return request.app.state.threads.scoped(caller)  # type: ignore[no-any-return]
 
 
 Manager = Annotated[RunManager, Depends(_manager)]
@@ -240,7 +249,7 @@ async def get_history(
 
 async def _start(request: Request, query: body.RunCreate, thread_id: str | None) -> RunRecord:
     graph_id = _assistant(request, query.assistant_id)
-    threads: Threads = request.app.state.threads
+    threads: Threads = request.app.state.threads.scoped(await _caller(request))
     record = await threads.start_run(
         _spec(query, thread_id, graph_id), create_thread=query.if_not_exists == "create"
     )
@@ -386,16 +395,18 @@ async def list_runs(
     return JSONBody(shown[offset : offset + limit])
 
 
-async def _thread_run(manager: RunManager, thread_id: str, run_id: str) -> RunRecord:
+async def _thread_run(
+    manager: RunManager, thread_id: str, run_id: str, caller: str | None
+) -> RunRecord:
     record = await manager.store.get_run(run_id)
-    if record is None or record.thread_id != thread_id:
+    if record is None or record.thread_id != thread_id or record.principal != caller:
         raise ApiError(404, "run_not_found", f"no run {run_id!r} on thread {thread_id!r}")
     return record
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}")
-async def get_run(thread_id: ThreadPath, run_id: str, manager: Manager) -> JSONBody:
-    return JSONBody(views.run(await _thread_run(manager, thread_id, run_id)))
+async def get_run(thread_id: ThreadPath, run_id: str, manager: Manager, caller: Caller) -> JSONBody:
+    return JSONBody(views.run(await _thread_run(manager, thread_id, run_id, caller)))
 
 
 def _stream_modes(request: Request) -> list[str]:
@@ -414,9 +425,9 @@ def _stream_modes(request: Request) -> list[str]:
 
 @router.get("/threads/{thread_id}/runs/{run_id}/stream")
 async def join_stream(
-    request: Request, thread_id: ThreadPath, run_id: str, manager: Manager
+    request: Request, thread_id: ThreadPath, run_id: str, manager: Manager, caller: Caller
 ) -> Response:
-    record = await _thread_run(manager, thread_id, run_id)
+    record = await _thread_run(manager, thread_id, run_id, caller)
     return streams.stream_response(
         request,
         manager,
@@ -428,9 +439,11 @@ async def join_stream(
 
 
 @router.get("/runs/{run_id}/stream")
-async def join_run_stream(request: Request, run_id: str, manager: Manager) -> Response:
+async def join_run_stream(
+    request: Request, run_id: str, manager: Manager, caller: Caller
+) -> Response:
     record = await manager.store.get_run(run_id)
-    if record is None:
+    if record is None or record.principal != caller:
         raise ApiError(404, "run_not_found", f"no run {run_id!r}")
     after = streams.resume_after(request, run_id)
     return streams.stream_response(request, manager, record, after, modes=_stream_modes(request))
@@ -438,19 +451,29 @@ async def join_run_stream(request: Request, run_id: str, manager: Manager) -> Re
 
 @router.get("/threads/{thread_id}/runs/{run_id}/join")
 async def join_run(
-    request: Request, thread_id: ThreadPath, run_id: str, manager: Manager, threads: ThreadsDep
+    request: Request,
+    thread_id: ThreadPath,
+    run_id: str,
+    manager: Manager,
+    threads: ThreadsDep,
+    caller: Caller,
 ) -> Response:
-    record = await _thread_run(manager, thread_id, run_id)
+    record = await _thread_run(manager, thread_id, run_id, caller)
     return streams.wait_response(manager, threads, record, _heartbeat(request))
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel")
 async def cancel_run(
-    request: Request, thread_id: ThreadPath, run_id: str, manager: Manager, threads: ThreadsDep
+    request: Request,
+    thread_id: ThreadPath,
+    run_id: str,
+    manager: Manager,
+    threads: ThreadsDep,
+    caller: Caller,
 ) -> Response:
     if request.query_params.get("action", "interrupt") == "rollback":
         raise ApiError(422, "unsupported", "action 'rollback' is not supported here")
-    record = await _thread_run(manager, thread_id, run_id)
+    record = await _thread_run(manager, thread_id, run_id, caller)
     if record.status.finished or not await manager.cancel(run_id):
         raise ApiError(404, "run_ended", f"run {run_id!r} has ended: there is nothing to cancel")
     if _flag(request.query_params.get("wait")):

@@ -23,7 +23,7 @@ from app.errors import ApiError
 from app.events import Event, EventName, InvalidEventId, RunStatus, parse_event_id
 from app.payload import dumps
 from app.runs import RunManager
-from app.sse import Keep, event_stream_response, frames
+from app.sse import Keep, StreamLog, event_stream_response, frames
 from app.store.base import RunRecord
 from app.threads import Threads
 from app.translate import DIALECT_EVENT, wire_event
@@ -94,15 +94,19 @@ def stream_response(
     settings = request.app.state.settings
     first = b": connected\n\n" + (metadata_frame(record.run_id) if after == FROM_START else b"")
     after = max(after, 0)
+    log = StreamLog(manager.metrics, record.run_id, record.principal, after)
     if after == record.events and record.status.finished:
+        manager.metrics.resumes.labels("complete").inc()
         chunks: AsyncIterator[bytes] = _just(first)  # nothing left: the stream ends at once
     else:
-        chunks = frames(manager.follow(record, after), keep=keep(modes), first=first)
+        chunks = frames(manager.follow(record, after), keep=log.keep(keep(modes)), first=first)
         if cancel_on_disconnect:
             chunks = _cancel_if_left(chunks, lambda: manager.cancel(record.run_id))
     path = run_path(record)
     headers = {"Location": f"{path}/stream", "Content-Location": path}
-    return event_stream_response(chunks, settings, manager.shutdown, headers=headers)
+    return event_stream_response(
+        log.count(chunks), settings, manager.shutdown, manager.metrics, headers=headers
+    )
 
 
 async def _just(chunk: bytes) -> AsyncIterator[bytes]:
