@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.auth import Unauthorized
+from app.dialects import LANGGRAPH_PREFIX
 from app.payload import dumps
 from app.runs import AtCapacity
 from app.store.base import StoreUnavailable
@@ -86,6 +87,10 @@ async def validation_error(request: Request, exc: Exception) -> Response:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if request.url.path.startswith(f"{LANGGRAPH_PREFIX}/"):
+        # A path the LangGraph app's mount does not take (one holding a newline, say) still
+        # gets LangGraph's error shape.
+        return JSONBody({"detail": str(exc.detail)}, exc.status_code, headers=exc.headers)
     if exc.status_code == 413:
         limit = request.app.state.settings.max_request_bytes
         return JSONBody(_body("body_too_large", f"the body is larger than {limit} bytes"), 413)

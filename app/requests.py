@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 from fastapi import Request
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.errors import ApiError
@@ -13,6 +14,27 @@ from app.events import EVENT_NAME_RE, EventName, InvalidEventId, parse_event_id
 from app.runs import RunSpec
 from app.settings import DisconnectPolicy
 from app.store.base import MultitaskStrategy
+
+
+class OrjsonRequest(Request):
+    """Bodies parsed by orjson: quicker, and what it refuses (invalid UTF-8, nesting deeper
+    than 1024) is a JSON error, so a 422, where the standard parser would fail otherwise."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = orjson.loads(await self.body())
+        return self._json
+
+
+class JSONRoute(APIRoute):
+    def get_route_handler(self) -> Any:
+        handle = super().get_route_handler()
+
+        async def route(request: Request) -> Any:
+            return await handle(OrjsonRequest(request.scope, request.receive))
+
+        return route
+
 
 RESERVED_QUERY = frozenset(
     {"input", "last_event_id", "events", "mode", "thread_id", "command", "multitask_strategy"}
@@ -29,7 +51,7 @@ BODY_SHAPE = (
 class CommandRequest(BaseModel):
     """LangGraph's Command, as a client sends it: answer interrupts, update state, go to."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     resume: Any = None
     update: dict[str, Any] | list[Any] | None = None
@@ -46,7 +68,11 @@ class CommandRequest(BaseModel):
 
 
 class RunRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Exactly one of input and command: the description says so too.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["input"]}, {"required": ["command"]}]},
+    )
 
     input: dict[str, Any] | None = None
     command: CommandRequest | None = None

@@ -169,3 +169,11 @@ approvals = _approvals().compile(name="approvals")
 # One node, `inner`, that pauses; and the same inside a subgraph run by node `outer`.
 asking = _single("inner", _asking("inner"), AskState).compile(name="asking")
 nested = _single("outer", asking, AskState).compile(name="nested")
+
+
+async def echoing(state: State) -> dict[str, Any]:
+    return {"result": "ok"}
+
+
+# One quick node whatever the input: for fuzzing the API, where inputs are arbitrary.
+echo = _single("echo", echoing).compile(name="echo")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from app.api.deps import Caller
+from app.api.schemas import GraphView, Health, errors
 from app.errors import JSONBody
 
 STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
@@ -19,11 +20,11 @@ async def index() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html")
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/graph")
+@router.get("/graph", response_model=GraphView, responses=errors(401))
 async def graph(request: Request, caller: Caller) -> JSONBody:
     return JSONBody(request.app.state.graph_description)

@@ -6,9 +6,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.api.deps import AccessDep, Caller, Manager, ThreadsDep, get_access
+from app.api.schemas import (
+    ONE_SHOT_PARAMETERS,
+    STREAM,
+    STREAM_PARAMETERS,
+    CancelView,
+    RunCreated,
+    RunView,
+    errors,
+)
 from app.auth import Access
 from app.errors import ApiError, JSONBody, not_found
 from app.requests import (
+    JSONRoute,
     RunRequest,
     event_filter,
     one_shot_request,
@@ -21,7 +31,7 @@ from app.settings import Settings
 from app.sse import StreamLog, event_stream_response, frames, native_events, retry_frame
 from app.store.base import RunRecord
 
-router = APIRouter()
+router = APIRouter(route_class=JSONRoute)
 RUN_REQUEST_SCHEMA = "#/components/schemas/RunRequest"
 
 
@@ -37,20 +47,30 @@ def created(record: RunRecord, access: Access) -> JSONBody:
     )
 
 
-@router.post("/runs", status_code=201)
+@router.post(
+    "/runs",
+    status_code=201,
+    response_model=RunCreated,
+    responses=errors(400, 401, 404, 409, 413, 422, 429, 501, 503),
+)
 async def create_run(body: RunRequest, threads: ThreadsDep, access: AccessDep) -> JSONBody:
     spec = body.spec()
     record = await threads.start_run(spec, create_thread=body.if_not_exists == "create")
     return created(record, access)
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id}", response_model=RunView, responses=errors(401, 404, 503))
 async def get_run(run_id: str, manager: Manager, caller: Caller, access: AccessDep) -> JSONBody:
     record = await run_record(manager, run_id, caller)
     return JSONBody({**record.public(), "stream_url": access.stream_url(record)})
 
 
-@router.post("/runs/{run_id}/cancel", status_code=202)
+@router.post(
+    "/runs/{run_id}/cancel",
+    status_code=202,
+    response_model=CancelView,
+    responses=errors(401, 404, 503),
+)
 async def cancel_run(run_id: str, manager: Manager, caller: Caller) -> JSONBody:
     record = await run_record(manager, run_id, caller)
     await manager.cancel(run_id)
@@ -60,7 +80,12 @@ async def cancel_run(run_id: str, manager: Manager, caller: Caller) -> JSONBody:
     )
 
 
-@router.get("/runs/{run_id}/stream")
+@router.get(
+    "/runs/{run_id}/stream",
+    response_class=Response,
+    responses={**STREAM, **errors(400, 401, 404, 503)},
+    openapi_extra={"parameters": STREAM_PARAMETERS},
+)
 async def stream_run(run_id: str, request: Request, manager: Manager) -> Response:
     reader = await get_access(request).reader(request)
     after = 0
@@ -76,7 +101,12 @@ async def stream_run(run_id: str, request: Request, manager: Manager) -> Respons
     return await attach(request, manager, run_id, after, reader)
 
 
-@router.get("/stream")
+@router.get(
+    "/stream",
+    response_class=Response,
+    responses={**STREAM, **errors(400, 401, 404, 409, 422, 429, 501, 503)},
+    openapi_extra={"parameters": STREAM_PARAMETERS + ONE_SHOT_PARAMETERS},
+)
 async def one_shot_get(request: Request, manager: Manager) -> Response:
     access = get_access(request)
     position = resume_position(request)
@@ -89,14 +119,17 @@ async def one_shot_get(request: Request, manager: Manager) -> Response:
 
 @router.post(
     "/stream",
+    response_class=Response,
+    responses={**STREAM, **errors(400, 401, 404, 409, 413, 422, 429, 501, 503)},
     # The body is read by hand, after Last-Event-ID: it is a POST /runs body.
     openapi_extra={
+        "parameters": STREAM_PARAMETERS,
         "requestBody": {
             "required": True,
             "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/RunRequest"}}
             },
-        }
+        },
     },
 )
 async def one_shot_post(request: Request, manager: Manager) -> Response:

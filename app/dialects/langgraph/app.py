@@ -11,12 +11,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.auth import Unauthorized
+from app.dialects import LANGGRAPH_PREFIX
 from app.dialects.langgraph.routes import router
 from app.errors import CHALLENGE, ApiError, JSONBody
 from app.runs import AtCapacity
 from app.store.base import StoreUnavailable
 
-PREFIX = "/langgraph"
+PREFIX = LANGGRAPH_PREFIX
 
 
 def _detail(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:

@@ -13,8 +13,10 @@ from pydantic import BaseModel
 
 from app.auth import Access
 from app.dialects.langgraph import requests as body
+from app.dialects.langgraph import schemas as S
 from app.dialects.langgraph import streams, views
 from app.errors import ApiError, JSONBody
+from app.requests import JSONRoute
 from app.runs import RunManager, RunSpec
 from app.settings import DisconnectPolicy
 from app.store.base import MultitaskStrategy, RunRecord, ThreadStatus
@@ -28,7 +30,7 @@ async def _caller(request: Request) -> str | None:
 
 
 Caller = Annotated[str | None, Depends(_caller)]
-router = APIRouter(dependencies=[Depends(_caller)])
+router = APIRouter(dependencies=[Depends(_caller)], route_class=JSONRoute)
 ThreadPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
 M = TypeVar("M", bound=BaseModel)
 # A body LangGraph's clients may leave out entirely.
@@ -71,7 +73,7 @@ def _flag(value: str | None) -> bool:
 # assistants: one per served graph
 
 
-@router.post("/assistants/search")
+@router.post("/assistants/search", response_model=list[S.Assistant], responses=S.errors((401, 422)))
 async def search_assistants(request: Request, query: MaybeBody[body.AssistantSearch]) -> JSONBody:
     query = query or body.AssistantSearch()
     graph_id = _graph_id(request)
@@ -86,13 +88,19 @@ async def search_assistants(request: Request, query: MaybeBody[body.AssistantSea
     return JSONBody(found[query.offset : query.offset + query.limit])
 
 
-@router.get("/assistants/{assistant_id}")
+@router.get(
+    "/assistants/{assistant_id}", response_model=S.Assistant, responses=S.errors(S.ASSISTANT)
+)
 async def get_assistant(request: Request, assistant_id: str) -> JSONBody:
     graph_id = _assistant(request, assistant_id)
     return JSONBody(views.assistant(graph_id, request.app.state.started_at))
 
 
-@router.get("/assistants/{assistant_id}/graph")
+@router.get(
+    "/assistants/{assistant_id}/graph",
+    response_model=dict[str, Any],
+    responses=S.errors(S.ASSISTANT),
+)
 async def get_assistant_graph(
     request: Request, manager: Manager, assistant_id: str, xray: str = "false"
 ) -> JSONBody:
@@ -105,7 +113,11 @@ async def get_assistant_graph(
     return JSONBody(drawn)
 
 
-@router.get("/assistants/{assistant_id}/schemas")
+@router.get(
+    "/assistants/{assistant_id}/schemas",
+    response_model=dict[str, Any],
+    responses=S.errors(S.ASSISTANT),
+)
 async def get_assistant_schemas(request: Request, manager: Manager, assistant_id: str) -> JSONBody:
     graph_id = _assistant(request, assistant_id)
     return JSONBody({"graph_id": graph_id, **_schemas(manager.graph)})
@@ -137,7 +149,7 @@ def _state_schema(graph: Any) -> dict[str, Any]:
 # threads
 
 
-@router.post("/threads")
+@router.post("/threads", response_model=S.Thread, responses=S.errors((*S.THREADS, 409)))
 async def create_thread(threads: ThreadsDep, query: MaybeBody[body.ThreadCreate]) -> JSONBody:
     query = query or body.ThreadCreate()
     thread_id = query.thread_id or str(uuid.uuid4())
@@ -145,7 +157,7 @@ async def create_thread(threads: ThreadsDep, query: MaybeBody[body.ThreadCreate]
     return JSONBody(views.thread(record, None))
 
 
-@router.post("/threads/search")
+@router.post("/threads/search", response_model=list[S.Thread], responses=S.errors(S.THREADS))
 async def search_threads(threads: ThreadsDep, query: MaybeBody[body.ThreadSearch]) -> JSONBody:
     query = query or body.ThreadSearch()
     status = ThreadStatus(query.status) if query.status else None
@@ -159,13 +171,17 @@ async def search_threads(threads: ThreadsDep, query: MaybeBody[body.ThreadSearch
     return JSONBody(shown, headers=headers)
 
 
-@router.get("/threads/{thread_id}")
+@router.get("/threads/{thread_id}", response_model=S.Thread, responses=S.errors(S.THREAD))
 async def get_thread(thread_id: ThreadPath, threads: ThreadsDep) -> JSONBody:
     record = await threads.get(thread_id)
     return JSONBody(views.thread(record, await threads.snapshot(thread_id)))
 
 
-@router.patch("/threads/{thread_id}")
+@router.patch(
+    "/threads/{thread_id}",
+    response_model=S.Thread,
+    responses={204: {"description": "with Prefer: return=minimal"}, **S.errors(S.THREAD)},
+)
 async def update_thread(
     request: Request, thread_id: ThreadPath, threads: ThreadsDep, query: body.ThreadPatch
 ) -> Response:
@@ -175,18 +191,24 @@ async def update_thread(
     return JSONBody(views.thread(record, await threads.snapshot(thread_id)))
 
 
-@router.delete("/threads/{thread_id}", status_code=204)
+@router.delete("/threads/{thread_id}", status_code=204, responses=S.errors(S.THREAD))
 async def delete_thread(thread_id: ThreadPath, threads: ThreadsDep) -> Response:
     await threads.delete(thread_id)
     return Response(status_code=204)
 
 
-@router.get("/threads/{thread_id}/state")
+@router.get(
+    "/threads/{thread_id}/state", response_model=S.ThreadState, responses=S.errors(S.THREAD)
+)
 async def get_state(thread_id: ThreadPath, threads: ThreadsDep, subgraphs: str = "") -> JSONBody:
     return JSONBody(views.state(await threads.snapshot(thread_id, subgraphs=_flag(subgraphs))))
 
 
-@router.get("/threads/{thread_id}/state/{checkpoint_id}")
+@router.get(
+    "/threads/{thread_id}/state/{checkpoint_id}",
+    response_model=S.ThreadState,
+    responses=S.errors(S.THREAD),
+)
 async def get_state_at(
     thread_id: ThreadPath, checkpoint_id: str, threads: ThreadsDep, subgraphs: str = ""
 ) -> JSONBody:
@@ -196,7 +218,11 @@ async def get_state_at(
     return JSONBody(views.state(snapshot))
 
 
-@router.post("/threads/{thread_id}/state/checkpoint")
+@router.post(
+    "/threads/{thread_id}/state/checkpoint",
+    response_model=S.ThreadState,
+    responses=S.errors(S.THREAD),
+)
 async def post_state_at(
     thread_id: ThreadPath, threads: ThreadsDep, query: body.CheckpointRequest
 ) -> JSONBody:
@@ -206,7 +232,9 @@ async def post_state_at(
     return JSONBody(views.state(snapshot))
 
 
-@router.post("/threads/{thread_id}/state")
+@router.post(
+    "/threads/{thread_id}/state", response_model=S.CheckpointWritten, responses=S.errors(S.THREAD)
+)
 async def update_state(
     thread_id: ThreadPath, threads: ThreadsDep, query: body.StateUpdate
 ) -> JSONBody:
@@ -219,7 +247,9 @@ async def update_state(
     return JSONBody(views.checkpoint_config(written))
 
 
-@router.post("/threads/{thread_id}/history")
+@router.post(
+    "/threads/{thread_id}/history", response_model=list[S.ThreadState], responses=S.errors(S.THREAD)
+)
 async def post_history(
     thread_id: ThreadPath, threads: ThreadsDep, query: MaybeBody[body.HistorySearch]
 ) -> JSONBody:
@@ -234,7 +264,9 @@ async def post_history(
     return JSONBody([views.state(s) for s in snapshots])
 
 
-@router.get("/threads/{thread_id}/history")
+@router.get(
+    "/threads/{thread_id}/history", response_model=list[S.ThreadState], responses=S.errors(S.THREAD)
+)
 async def get_history(
     thread_id: ThreadPath, threads: ThreadsDep, limit: int = 10, before: str | None = None
 ) -> JSONBody:
@@ -324,7 +356,11 @@ def _spec(query: body.RunCreate, thread_id: str | None, graph_id: str) -> RunSpe
     )
 
 
-@router.post("/threads/{thread_id}/runs/stream")
+@router.post(
+    "/threads/{thread_id}/runs/stream",
+    response_class=Response,
+    responses={**S.STREAM, **S.errors(S.RUNS)},
+)
 async def stream_thread_run(
     request: Request, thread_id: ThreadPath, manager: Manager, query: body.RunCreate
 ) -> Response:
@@ -332,20 +368,20 @@ async def stream_thread_run(
     return streams.stream_response(request, manager, record, streams.FROM_START)
 
 
-@router.post("/runs/stream")
+@router.post("/runs/stream", response_class=Response, responses={**S.STREAM, **S.errors(S.RUNS)})
 async def stream_run(request: Request, manager: Manager, query: body.RunCreate) -> Response:
     record = await _start(request, query, None)
     return streams.stream_response(request, manager, record, streams.FROM_START)
 
 
-@router.post("/threads/{thread_id}/runs")
+@router.post("/threads/{thread_id}/runs", response_model=S.Run, responses=S.errors(S.RUNS))
 async def create_thread_run(
     request: Request, thread_id: ThreadPath, query: body.RunCreate
 ) -> JSONBody:
     return _created(await _start(request, query, thread_id))
 
 
-@router.post("/runs")
+@router.post("/runs", response_model=S.Run, responses=S.errors(S.RUNS))
 async def create_run(request: Request, query: body.RunCreate) -> JSONBody:
     return _created(await _start(request, query, None))
 
@@ -354,7 +390,11 @@ def _created(record: RunRecord) -> JSONBody:
     return JSONBody(views.run(record), headers={"Content-Location": streams.run_path(record)})
 
 
-@router.post("/threads/{thread_id}/runs/wait")
+@router.post(
+    "/threads/{thread_id}/runs/wait",
+    response_class=Response,
+    responses={**S.WAIT, **S.errors(S.RUNS)},
+)
 async def wait_thread_run(
     request: Request,
     thread_id: ThreadPath,
@@ -366,7 +406,7 @@ async def wait_thread_run(
     return streams.wait_response(manager, threads, record, _heartbeat(request))
 
 
-@router.post("/runs/wait")
+@router.post("/runs/wait", response_class=Response, responses={**S.WAIT, **S.errors(S.RUNS)})
 async def wait_run(
     request: Request, manager: Manager, threads: ThreadsDep, query: body.RunCreate
 ) -> Response:
@@ -378,7 +418,7 @@ def _heartbeat(request: Request) -> float:
     return request.app.state.settings.heartbeat_seconds  # type: ignore[no-any-return]
 
 
-@router.get("/threads/{thread_id}/runs")
+@router.get("/threads/{thread_id}/runs", response_model=list[S.Run], responses=S.errors(S.RUN))
 async def list_runs(
     thread_id: ThreadPath,
     manager: Manager,
@@ -404,7 +444,7 @@ async def _thread_run(
     return record
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}")
+@router.get("/threads/{thread_id}/runs/{run_id}", response_model=S.Run, responses=S.errors(S.RUN))
 async def get_run(thread_id: ThreadPath, run_id: str, manager: Manager, caller: Caller) -> JSONBody:
     return JSONBody(views.run(await _thread_run(manager, thread_id, run_id, caller)))
 
@@ -423,7 +463,11 @@ def _stream_modes(request: Request) -> list[str]:
     return modes
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/stream")
+@router.get(
+    "/threads/{thread_id}/runs/{run_id}/stream",
+    response_class=Response,
+    responses={**S.STREAM, **S.errors((400, *S.RUN))},
+)
 async def join_stream(
     request: Request, thread_id: ThreadPath, run_id: str, manager: Manager, caller: Caller
 ) -> Response:
@@ -438,7 +482,11 @@ async def join_stream(
     )
 
 
-@router.get("/runs/{run_id}/stream")
+@router.get(
+    "/runs/{run_id}/stream",
+    response_class=Response,
+    responses={**S.STREAM, **S.errors((400, *S.RUN))},
+)
 async def join_run_stream(
     request: Request, run_id: str, manager: Manager, caller: Caller
 ) -> Response:
@@ -449,7 +497,11 @@ async def join_run_stream(
     return streams.stream_response(request, manager, record, after, modes=_stream_modes(request))
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/join")
+@router.get(
+    "/threads/{thread_id}/runs/{run_id}/join",
+    response_class=Response,
+    responses={**S.WAIT, **S.errors(S.RUN)},
+)
 async def join_run(
     request: Request,
     thread_id: ThreadPath,
@@ -462,7 +514,12 @@ async def join_run(
     return streams.wait_response(manager, threads, record, _heartbeat(request))
 
 
-@router.post("/threads/{thread_id}/runs/{run_id}/cancel")
+@router.post(
+    "/threads/{thread_id}/runs/{run_id}/cancel",
+    status_code=202,
+    response_class=Response,
+    responses={**S.WAIT, **S.errors(S.RUN)},
+)
 async def cancel_run(
     request: Request,
     thread_id: ThreadPath,
