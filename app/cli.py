@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import ipaddress
 import logging
+import os
 import sys
 
 import uvicorn
+from fastapi import FastAPI
 from langgraph.pregel import Pregel
 from pydantic import ValidationError
 
@@ -17,6 +19,7 @@ from app.checkpointers import CheckpointerConfigError, check_checkpointer, open_
 from app.graphs import GraphLoadError, load_graph
 from app.logs import configure as configure_logging
 from app.main import create_app
+from app.server import protocol_for
 from app.settings import Settings
 from app.store import StoreConfigError, open_store
 from app.store.base import StoreUnavailable
@@ -47,10 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="processes sharing the port (needs a Redis store)"
+    )
     args = parser.parse_args(argv)
 
     try:
         settings = Settings(**({"graph": args.graph} if args.graph else {}))
+        if args.workers > 1 and not settings.store_url.startswith(("redis", "unix")):
+            raise StoreConfigError(
+                "--workers needs a store the processes share: set GATEWAY_STORE_URL=redis://..."
+            )
         # Fail here, in one line, rather than inside the server's start-up traceback.
         authenticator(settings)
         graph = load_graph(settings.graph)
@@ -74,10 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     warning = exposed_without_auth(args.host, settings)
     if warning:
         logging.getLogger("app").warning(warning)
+    if args.workers > 1:
+        # Each worker process builds its app from the environment, this one's graph included.
+        os.environ["GATEWAY_GRAPH"] = settings.graph
+        app: FastAPI | str = "app.main:app"
+    else:
+        app = create_app(settings)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=args.host,
         port=args.port,
+        workers=args.workers if args.workers > 1 else None,
+        http=protocol_for(settings),
         log_config=None,  # configured above, tokens masked, as text or JSON
         log_level=args.log_level,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds + 3,

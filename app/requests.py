@@ -26,11 +26,22 @@ class OrjsonRequest(Request):
         return self._json
 
 
+# No route takes more than a handful; GET /stream turns the rest into input fields, which a
+# client must not be able to multiply without end.
+MAX_QUERY_PARAMETERS = 100
+
+
 class JSONRoute(APIRoute):
     def get_route_handler(self) -> Any:
         handle = super().get_route_handler()
 
         async def route(request: Request) -> Any:
+            if len(request.query_params.multi_items()) > MAX_QUERY_PARAMETERS:
+                raise ApiError(
+                    400,
+                    "too_many_query_parameters",
+                    f"more than {MAX_QUERY_PARAMETERS} query parameters",
+                )
             return await handle(OrjsonRequest(request.scope, request.receive))
 
         return route

@@ -177,3 +177,22 @@ async def echoing(state: State) -> dict[str, Any]:
 
 # One quick node whatever the input: for fuzzing the API, where inputs are arbitrary.
 echo = _single("echo", echoing).compile(name="echo")
+
+
+class FloodState(TypedDict, total=False):
+    count: int
+    size: int
+    delay: float
+    result: Any
+
+
+async def flooding(state: FloodState) -> dict[str, Any]:
+    for index in range(state.get("count", 100)):
+        if state.get("delay"):
+            await asyncio.sleep(state["delay"])
+        await adispatch_custom_event("chunk", {"index": index, "text": "x" * state.get("size", 10)})
+    return {"result": "done"}
+
+
+# As many events as asked, as large and as spaced as asked: a steady stream, or a flood.
+flood = _single("flood", flooding, FloodState).compile(name="flood")

@@ -207,28 +207,21 @@ def test_redis_down_at_start_up_is_one_clear_line(tmp_path: Path) -> None:
     ]
 
 
-def test_uvicorn_with_two_workers_streams_resumes_and_counts_as_one(
-    redis_server: RedisServer, tmp_path: Path
+@pytest.mark.parametrize(
+    "launcher",
+    [["uvicorn", "app.main:app", "--host", "127.0.0.1"], ["app", "serve"]],
+    ids=["uvicorn", "python -m app serve"],
+)
+def test_two_workers_stream_resume_and_count_as_one(
+    redis_server: RedisServer, tmp_path: Path, launcher: list[str]
 ) -> None:
     port = free_port()
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     log = (tmp_path / "workers.log").open("wb")
+    options = ["--workers", "2", "--port", str(port), "--log-level", "warning"]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:app",
-            "--workers",
-            "2",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
+        [sys.executable, "-m", *launcher, *options],
         cwd=ROOT,
         env={
             "PATH": "/usr/bin:/bin",
