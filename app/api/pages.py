@@ -10,9 +10,10 @@ from fastapi.responses import FileResponse
 from app.api.deps import Caller
 from app.api.schemas import GraphView, Health, errors
 from app.errors import JSONBody
+from app.requests import JSONRoute
 
 STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
-router = APIRouter()
+router = APIRouter(route_class=JSONRoute)
 
 
 @router.get("/", include_in_schema=False)
@@ -20,7 +21,7 @@ async def index() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html")
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", response_model=Health, responses=errors())
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 

@@ -109,7 +109,8 @@ class RunSummary(BaseModel):
 
 
 WHEN = {
-    400: "bad input in the path, query or headers (a malformed Last-Event-ID, …)",
+    400: "bad input in the path, query or headers (a malformed Last-Event-ID, more than 100 "
+    "query parameters, …)",
     401: "auth is on and the request has no valid credentials or stream token",
     404: "no such run or thread (or not the caller's)",
     409: "the thread exists, is busy, or is not waiting for that resume",
@@ -122,8 +123,12 @@ WHEN = {
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The error answers a route may give, every one with the error body."""
-    return {status: {"model": ErrorBody, "description": WHEN[status]} for status in statuses}
+    """The error answers a route may give, every one with the error body; any route may answer
+    400 (too many query parameters)."""
+    return {
+        status: {"model": ErrorBody, "description": WHEN[status]}
+        for status in sorted({400, *statuses})
+    }
 
 
 EVENTS = "\n".join(f"- `{name}`" for name in EventName)

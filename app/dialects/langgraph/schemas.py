@@ -54,7 +54,8 @@ class CheckpointWritten(Open):
 
 
 WHEN = {
-    400: "a request the thread cannot take (an update for an unknown node, …)",
+    400: "a request the thread cannot take (an update for an unknown node, …), or more than "
+    "100 query parameters",
     401: "auth is on and the request has no valid credentials",
     404: "no such assistant, thread or run (or not the caller's)",
     409: "the thread exists, is busy, or is not waiting for that resume",
@@ -72,7 +73,11 @@ RUN = (401, 404, 422, 501, 503)
 
 
 def errors(statuses: tuple[int, ...]) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": Detail, "description": WHEN[status]} for status in statuses}
+    # Any route may answer 400: too many query parameters.
+    return {
+        status: {"model": Detail, "description": WHEN[status]}
+        for status in sorted({400, *statuses})
+    }
 
 
 STREAM = {
