@@ -21,6 +21,8 @@ const view = {
   threadsEnabled: true,
   answers: new Map(), // interrupt id -> answer, while several are pending
   source: null,
+  connecting: null, // the run a connect is under way for
+  freshTries: 0, // connects since the stream last opened
   lastId: null,
   lastSeq: 0,
   ended: false,
@@ -74,8 +76,40 @@ function setAddress(threadId, runId) {
   history.pushState({ threadId, runId }, "", search ? `?${search}` : location.pathname);
 }
 
+// ---------- calling the API, with a key when the gateway asks for one ----------
+
+const KEY_ITEM = "gateway-api-key";
+
+// Resolves with a key the person types in, once the form is submitted.
+function askForKey(rejected) {
+  const form = $("auth");
+  form.hidden = false;
+  $("auth-error").hidden = !rejected;
+  $("auth-error").textContent = rejected ? "that key was not accepted" : "";
+  $("api-key").focus();
+  return new Promise((resolve) => {
+    form.onsubmit = (event) => {
+      event.preventDefault();
+      form.hidden = true;
+      resolve($("api-key").value.trim());
+    };
+  });
+}
+
+// fetch, with `Authorization: Bearer <key>` once a key is known; a 401 asks for one (again).
+async function api(url, options = {}) {
+  for (;;) {
+    const key = sessionStorage.getItem(KEY_ITEM);
+    const headers = { ...(options.headers || {}) };
+    if (key) headers.authorization = `Bearer ${key}`;
+    const response = await fetch(url, { ...options, headers });
+    if (response.status !== 401) return response;
+    sessionStorage.setItem(KEY_ITEM, await askForKey(Boolean(key)));
+  }
+}
+
 async function postJSON(url, body) {
-  const response = await fetch(url, {
+  const response = await api(url, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
@@ -321,12 +355,33 @@ function receive(name, message) {
 
 // ---------- the connection ----------
 
-function connect(runId, lastId) {
-  const query = lastId ? `?last_event_id=${encodeURIComponent(lastId)}` : "";
-  const source = new EventSource(`/runs/${encodeURIComponent(runId)}/stream${query}`);
+// An EventSource cannot send headers: with auth on, the run's stream_url carries a short-lived
+// token instead, so it is asked for afresh on every connect (an expired one is a 401, and the
+// EventSource stops).
+async function streamUrl(runId, lastId) {
+  const response = await api(`/runs/${encodeURIComponent(runId)}`);
+  if (!response.ok) return null;
+  const url = new URL((await response.json()).stream_url, location.href);
+  if (lastId) url.searchParams.set("last_event_id", lastId);
+  return url.href;
+}
+
+async function connect(runId, lastId) {
+  view.connecting = runId;
+  const url = await streamUrl(runId, lastId);
+  if (view.connecting !== runId || view.runId !== runId) return; // the page moved on meanwhile
+  if (!url) {
+    setConn("closed");
+    await explainClosed(runId);
+    return;
+  }
+  const source = new EventSource(url);
   view.source = source;
   setConn(lastId ? "reconnecting" : "connecting");
-  source.onopen = () => setConn("open");
+  source.onopen = () => {
+    view.freshTries = 0;
+    setConn("open");
+  };
   source.onerror = async () => {
     if (view.source !== source) return;
     if (source.readyState === EventSource.CONNECTING) {
@@ -334,6 +389,12 @@ function connect(runId, lastId) {
       return;
     }
     setConn("closed");
+    // Closed for good: a refused reconnect, most likely an expired stream token. One more try
+    // with a fresh one, from where it stopped.
+    if (!view.ended && view.freshTries++ < 1) {
+      connect(runId, view.lastId);
+      return;
+    }
     await explainClosed(runId);
   };
   for (const name of EVENT_NAMES) source.addEventListener(name, (m) => receive(name, m));
@@ -341,7 +402,7 @@ function connect(runId, lastId) {
 
 async function explainClosed(runId) {
   if (view.ended) return;
-  const response = await fetch(`/runs/${encodeURIComponent(runId)}`);
+  const response = await api(`/runs/${encodeURIComponent(runId)}`);
   if (response.status === 404) {
     showRunError(`run ${runId} is unknown here (it may have expired)`);
   } else if (response.ok) {
@@ -372,8 +433,8 @@ function attach(runId) {
 
 async function loadThread(threadId) {
   const [thread, runs] = await Promise.all([
-    fetch(`/threads/${enc(threadId)}`),
-    fetch(`/threads/${enc(threadId)}/runs`),
+    api(`/threads/${enc(threadId)}`),
+    api(`/threads/${enc(threadId)}/runs`),
   ]);
   if (thread.status === 404) {
     showRunError(`thread ${threadId} is unknown here`);
@@ -553,7 +614,7 @@ async function start() {
 }
 
 async function cancel() {
-  if (view.runId) await fetch(`/runs/${encodeURIComponent(view.runId)}/cancel`, { method: "POST" });
+  if (view.runId) await api(`/runs/${encodeURIComponent(view.runId)}/cancel`, { method: "POST" });
 }
 
 function fromLocation() {
@@ -580,7 +641,7 @@ async function main() {
     setAddress(null, null);
   });
   window.addEventListener("popstate", () => show(fromLocation()));
-  const response = await fetch("/graph");
+  const response = await api("/graph");
   drawGraph(await response.json());
   await show(fromLocation());
   document.body.dataset.ready = "true";

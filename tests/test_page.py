@@ -346,3 +346,47 @@ def test_other_interrupts_are_answered_with_json(page: Page, make_server) -> Non
     expect(page).to_have_url(re.compile(r"run="))
     wait_run_status(page, "success")
     assert sorted(final_output(srv.url, address(page)["run"])["answers"]) == ["a=yes", "b=no"]
+
+
+PAGE_KEY = "page-key-0123456789abcdef"
+
+
+def test_with_auth_on_the_page_asks_for_a_key_and_streams_with_a_token(
+    page: Page, make_server
+) -> None:
+    srv = make_server(auth="api-keys", api_keys=f"alice:{PAGE_KEY}", stream_token_seconds=2)
+    authorized = {"authorization": f"Bearer {PAGE_KEY}"}
+    streams: list[str] = []
+    page.on("request", lambda r: streams.append(r.url) if "/stream" in r.url else None)
+    with CuttableProxy(int(srv.url.rsplit(":", 1)[1])) as proxy:
+        base = f"http://127.0.0.1:{proxy.port}"
+        page.goto(f"{base}/")
+        expect(page.locator("#auth")).to_be_visible()
+        page.fill("#api-key", "not-the-key")
+        page.click("#auth button")
+        expect(page.locator("#auth-error")).to_have_text("that key was not accepted")
+        page.fill("#api-key", PAGE_KEY)
+        page.click("#auth button")
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        expect(page.locator("#auth")).to_be_hidden()
+
+        run_id = start(page, delay=0.05, tokens=150, token_delay=0.03)
+        wait_for_tokens(page, 5)
+        page.wait_for_timeout(2500)  # the stream token expires...
+        assert proxy.cut() >= 1  # ...and the EventSource's own reconnect is refused with it
+        wait_run_status(page, "success")
+        rows = log_rows(page)
+        total = httpx.get(f"{srv.url}/runs/{run_id}", headers=authorized).json()["events"]
+        expected = [f"{run_id}.{seq}" for seq in range(1, total + 1)]
+        assert [row_id for row_id, _ in rows] == expected
+        # Every stream was opened with a token (an EventSource cannot send the key), a fresh
+        # one after the refusal.
+        query = [urllib.parse.parse_qs(urllib.parse.urlsplit(url).query) for url in streams]
+        tokens = [q["token"][0] for q in query]
+        assert len(tokens) >= 3 and len(set(tokens)) >= 2, streams
+        assert PAGE_KEY not in " ".join(streams)
+
+        # The key lasts as long as the tab: a reload asks for nothing.
+        page.reload()
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        expect(page.locator("#auth")).to_be_hidden()
