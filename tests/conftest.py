@@ -80,11 +80,11 @@ class RedisServer:
     """Debian's redis-server on a free loopback port, with its data in a temporary folder.
     Every write is fsynced to its append-only file, so a restart loses nothing."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, port: int | None = None, *options: str) -> None:
         executable = shutil.which("redis-server")
         if executable is None:
             pytest.fail("redis-server is not installed (make test installs Debian's package)")
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.directory = directory
         self.command = [
@@ -101,6 +101,7 @@ class RedisServer:
             "yes",
             "--appendfsync",
             "always",
+            *options,
         ]
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -124,6 +125,71 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (10000 above it) is free too."""
+    for _ in range(100):
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port + 10000)) != 0:
+                return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
+class RedisClusterServers:
+    """Three Debian redis-servers as one Redis Cluster of three masters (no replicas)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.nodes = []
+        for index in range(3):
+            folder = directory / f"node{index}"
+            folder.mkdir()
+            port = _cluster_port()
+            self.nodes.append(
+                RedisServer(
+                    folder,
+                    port,
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    str(folder / "nodes.conf"),
+                    "--cluster-node-timeout",
+                    "5000",
+                )
+            )
+        self.url = f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *addresses, "--cluster-yes"],
+            capture_output=True,
+            check=True,
+            timeout=30,
+        )
+        deadline = time.monotonic() + 30
+        for node in self.nodes:
+            while True:
+                info = subprocess.run(
+                    ["redis-cli", "-p", str(node.port), "cluster", "info"],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                ).stdout
+                if "cluster_state:ok" in info:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the Redis Cluster did not come up:\n{info}")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
 
 
 class PostgresServer:
@@ -216,6 +282,16 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     redis.start()
     yield redis
     redis.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    cluster = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

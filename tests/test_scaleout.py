@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -273,3 +274,38 @@ def test_two_workers_stream_resume_and_count_as_one(
             process.kill()
             process.wait(5)
         log.close()
+
+
+def test_a_hundred_followed_runs_share_a_few_redis_connections(
+    spawn: Spawn, private_redis: RedisServer
+) -> None:
+    srv = spawn(store_url=private_redis.url)
+    port = int(srv.url.rsplit(":", 1)[1])
+    with client(srv) as c:
+        run_ids = [start_run(c, delay=30) for _ in range(100)]
+        streams = []
+        for run_id in run_ids:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+            sock.sendall(f"GET /runs/{run_id}/stream HTTP/1.0\r\n\r\n".encode())
+            streams.append(sock)
+        deadline = time.monotonic() + 20
+        while "gateway_open_streams 100.0" not in c.get("/metrics").text:
+            assert time.monotonic() < deadline, "the streams did not all open"
+            time.sleep(0.1)
+        clients = subprocess.run(
+            ["redis-cli", "-p", str(private_redis.port), "client", "list"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.splitlines()
+        # One line is redis-cli itself; the rest are the gateway's.
+        assert len(clients) - 1 <= 16, clients
+        for run_id in run_ids:
+            assert c.post(f"/runs/{run_id}/cancel").status_code == 202
+        for sock in streams:
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+            sock.close()
+            assert received.count(b"event: run.end") == 1, received
+            assert b'"status":"cancelled"' in received.split(b"event: run.end")[1]

@@ -22,7 +22,7 @@ def open_store(settings: Settings) -> EventStore:
             run_ttl_seconds=settings.run_ttl_seconds,
             gap_event=gap_event_factory(settings.max_payload_bytes),
         )
-    if scheme in ("redis", "rediss", "unix"):
+    if scheme in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
         from app.store.redis import RedisStore
 
         return RedisStore(
@@ -34,5 +34,5 @@ def open_store(settings: Settings) -> EventStore:
         )
     raise StoreConfigError(
         f"GATEWAY_STORE_URL {settings.store_url!r}: unsupported store "
-        "(use memory:// or redis://host:port/db)"
+        "(use memory://, redis://host:port/db or redis+cluster://host:port)"
     )

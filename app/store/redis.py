@@ -1,15 +1,18 @@
 """The shared store: one Redis stream per run, so every server process serves every run.
 
-Keys (all under `sse-gateway:`; a run's keys share the hash tag of its id):
+Keys (all under `sse-gateway:`; a run's keys and channels share the hash tag of its id, so on a
+cluster they live on one node):
 - `run:{<id>}`          hash: status, created_at, ended_at, mode, on_disconnect, owner, events
                         (the last seq), subscribers (readers across all processes), ended (set
                         by the append of run.end) and batch (the token of the last append)
 - `run:{<id>}:log`      stream: one entry per event, entry id `<seq>-0`, fields n (name) and f
                         (the exact SSE frame)
+- `run:{<id>}:appended` channel: every append announces the log's new last seq there
+- `run:{<id>}:control`  channel: "cancel", "idle" and "start", for the process that owns the run
 - `{live}:beats`        hash: process → a counter its heartbeat keeps moving (see liveness.py)
 - `{live}:runs:<proc>`  set: the runs a process must end, or hand over when it stops
-- `control`             pub/sub channel: "cancel <id>" and "idle <id>" for the owning process
-A finished run's two keys expire GATEWAY_RUN_TTL_SECONDS after its end.
+A finished run's two keys expire GATEWAY_RUN_TTL_SECONDS after its end. On a cluster
+(`redis+cluster://`) the channels are shard channels (SPUBLISH, Redis 7).
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import redis as sync_redis
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import parse_url
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -45,19 +49,28 @@ from app.store.base import (
     new_process_id,
 )
 from app.store.liveness import Heartbeat, Watch
+from app.store.redis_pubsub import Listener
 from app.store.redis_threads import RedisThreads
 
 logger = logging.getLogger(__name__)
 
 GapFactory = Callable[[str, int, int], Event]
 PREFIX = "sse-gateway:"
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 READ_BATCH = 256
 SOCKET_TIMEOUT_SECONDS = 5.0  # redis-py's default; `?socket_timeout=` in the URL changes it
-COMMAND_CONNECTIONS = 256
+# Every command of a process shares these few connections: nothing blocks on them, and a
+# thousand runs writing at once are batched by their outboxes, not by more sockets.
+COMMAND_CONNECTIONS = 12
 POOL_WAIT_SECONDS = 60
 OUTBOX_LIMIT = 1024
 COALESCE_SECONDS = 0.002
 FOLLOWER_BUFFER = 4096
+FOLLOWER_READ_BATCH = 512
+# How often every followed run's last seq is compared with what its follower has read: pub/sub
+# may drop an announcement (a reconnect), and this bounds how late the follower then learns.
+SWEEP_SECONDS = 5.0
+SWEEP_BATCH = 512
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 # Appends are fenced: they land only where the log ends now, and never after its run.end. The
@@ -66,13 +79,13 @@ _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 # the run as lost). `batch` names the last append, so a retried call can tell its own first try
 # (whose reply was lost) from another writer's append.
 _APPEND = """
-local meta, log = KEYS[1], KEYS[2]
+local meta, log, appended = KEYS[1], KEYS[2], KEYS[3]
 local last = tonumber(redis.call('HGET', meta, 'events'))
 if last == nil then return redis.error_reply('CONFLICT gone') end
 if redis.call('HEXISTS', meta, 'ended') == 1 then return redis.error_reply('CONFLICT ended') end
 if last ~= tonumber(ARGV[1]) then return redis.error_reply('CONFLICT at ' .. last) end
 local seq = last
-for i = 7, #ARGV, 2 do
+for i = 8, #ARGV, 2 do
   seq = seq + 1
   redis.call('XADD', log, 'MAXLEN', '~', ARGV[2], seq .. '-0', 'n', ARGV[i], 'f', ARGV[i + 1])
 end
@@ -82,8 +95,10 @@ if ARGV[4] ~= '' then
   redis.call('EXPIRE', meta, ARGV[6])
   redis.call('EXPIRE', log, ARGV[6])
 end
+redis.call(ARGV[7], appended, seq)
 return seq
 """
+_PUBLISH = "return redis.call(ARGV[1], KEYS[1], ARGV[2])"
 _SET_STATUS = """
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'ended') == 1 then
   return 0
@@ -127,18 +142,25 @@ def _event(entry: tuple[bytes, dict[bytes, bytes]]) -> Event:
 
 
 class _Follower:
-    """One blocking XREAD per run and process, shared by all of this process's readers."""
+    """What this process has read of one run's log, shared by all of its readers of that run.
 
-    def __init__(self, store: RedisStore, run_id: str) -> None:
-        self.store = store
+    It holds no connection: the run's append announcements (one channel on the process's
+    pub/sub connection) and a periodic sweep tell it when to read more."""
+
+    def __init__(self, run_id: str) -> None:
         self.run_id = run_id
         self.readers = 0
         self.events: deque[Event] = deque(maxlen=FOLLOWER_BUFFER)
         self.base = -1  # every event after `base` is in `events` (until the deque drops some)
         self.done = False
+        self.stale = True  # the log may hold more than `events`
+        self.fetching = False
         self.ready = asyncio.Event()
         self._changed = asyncio.Event()
-        self.task = asyncio.create_task(self._follow(), name=f"follow-{run_id}")
+
+    @property
+    def last(self) -> int:
+        return self.events[-1].seq if self.events else self.base
 
     def after(self, seq: int) -> list[Event] | None:
         """Buffered events after `seq`; None when `seq` is older than the buffer."""
@@ -151,45 +173,14 @@ class _Follower:
     async def wait(self) -> None:
         await self._changed.wait()
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def _follow(self) -> None:
-        store, log, meta = (
-            self.store,
-            self.store.log_key(self.run_id),
-            self.store.meta_key(self.run_id),
-        )
-        try:
-            latest = await store.retrying(lambda: store.blocking.xrevrange(log, count=1))
-            last_id = latest[0][0] if latest else b"0-0"
-            self.base = _seq(last_id)
-            self.ready.set()
-            while True:
-                reply = await store.retrying(
-                    lambda since=last_id: store.blocking.xread(
-                        {log: since}, count=512, block=store.block_ms
-                    )
-                )
-                if not reply:
-                    if not await store.retrying(lambda: store.redis.exists(meta)):
-                        return  # the run has expired
-                    continue
-                entries = reply[0][1]
-                last_id = entries[-1][0]
-                self.events.extend(_event(e) for e in entries)
-                self._wake()
-                if self.events[-1].name == EventName.RUN_END:
-                    return
-                # As in the SSE layer: let a fast run's events gather into fewer, larger reads.
-                await asyncio.sleep(COALESCE_SECONDS)
-        except StoreUnavailable as exc:
-            logger.warning("following run %s stopped: %s", self.run_id, exc)
-        finally:
-            self.done = True
-            self.ready.set()
-            self._wake()
+    def finish(self) -> None:
+        self.done = True
+        self.ready.set()
+        self.wake()
 
 
 @dataclass
@@ -215,40 +206,54 @@ class RedisStore(RedisThreads):
         self._ttl = max(1, round(run_ttl_seconds))
         self._gap_event = gap_event
         self._retry_seconds = retry_seconds
-        options: dict[str, Any] = {"socket_timeout": SOCKET_TIMEOUT_SECONDS, **parse_url(url)}
-        socket_timeout = float(options["socket_timeout"] or SOCKET_TIMEOUT_SECONDS)
-        options.setdefault("socket_connect_timeout", min(2.0, socket_timeout))
-        # A follower's XREAD blocks on the server for as long as a command may take, on a
-        # connection that waits longer than that: an idle run is not a dead connection.
-        self.block_ms = max(1, round(socket_timeout * 1000))
+        scheme, _, rest = url.partition("://")
+        self.cluster = scheme in CLUSTER_SCHEMES
+        # redis-py knows the cluster by the plain scheme; `+cluster` only tells this store.
+        self._node_url = f"{scheme.removesuffix('+cluster')}://{rest}"
+        options: dict[str, Any] = {
+            "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+            **parse_url(self._node_url),
+        }
+        options.setdefault("socket_connect_timeout", min(2.0, float(options["socket_timeout"])))
+        self._options = options
         # A short retry hides a failover or restart; beyond it, callers see StoreUnavailable.
         retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=8)
-        # Callers wait for a free connection rather than fail with "Too many connections":
-        # waiting for a free connection under load is not Redis being down.
-        self.redis = Redis.from_pool(
-            BlockingConnectionPool(
-                **options,
+        self.redis: Any
+        if self.cluster:
+            # The cluster client fails at once when a node's connections are all taken, so
+            # `retrying` queues callers on a semaphore of the same size instead.
+            self.redis = RedisCluster.from_url(
+                self._node_url,
                 max_connections=COMMAND_CONNECTIONS,
-                timeout=POOL_WAIT_SECONDS,
                 retry=retry,
-                retry_on_error=[RedisConnectionError, RedisTimeoutError],
+                socket_timeout=options["socket_timeout"],
+                socket_connect_timeout=options["socket_connect_timeout"],
             )
-        )
-        # One blocking connection per followed run, shared by all of this process's readers
-        # of that run.
-        self.blocking = Redis.from_pool(
-            ConnectionPool(
-                **{**options, "socket_timeout": 2 * socket_timeout},
-                max_connections=2**20,
-                socket_keepalive=True,
+        else:
+            # Callers wait for a free connection rather than fail with "Too many connections":
+            # waiting for a free connection under load is not Redis being down.
+            self.redis = Redis.from_pool(
+                BlockingConnectionPool(
+                    **options,
+                    max_connections=COMMAND_CONNECTIONS,
+                    timeout=POOL_WAIT_SECONDS,
+                    retry=retry,
+                    retry_on_error=[RedisConnectionError, RedisTimeoutError],
+                )
             )
-        )
+        self._slots = asyncio.Semaphore(COMMAND_CONNECTIONS)
+        self._publish_command = "SPUBLISH" if self.cluster else "PUBLISH"
         self._append = self.redis.register_script(_APPEND)
+        self._publish = self.redis.register_script(_PUBLISH)
         self._set_status = self.redis.register_script(_SET_STATUS)
         self._add_subscriber = self.redis.register_script(_ADD_SUBSCRIBER)
         self._claim = self.redis.register_script(_CLAIM)
         RedisThreads.__init__(self)
         self._followers: dict[str, _Follower] = {}
+        self._listeners: dict[str, Listener] = {}  # by node ("" off a cluster)
+        self._control: asyncio.Queue[tuple[ControlKind, str]] = asyncio.Queue()
+        self._chores: set[asyncio.Task[Any]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
         self._outboxes: dict[str, _Outbox] = {}
         self._retried: Callable[[], None] = _nothing
         self._failed: Callable[[], None] = _nothing
@@ -269,6 +274,12 @@ class RedisStore(RedisThreads):
     def log_key(self, run_id: str) -> str:
         return f"{PREFIX}run:{{{run_id}}}:log"
 
+    def appended_channel(self, run_id: str) -> str:
+        return f"{PREFIX}run:{{{run_id}}}:appended"
+
+    def control_channel(self, run_id: str) -> str:
+        return f"{PREFIX}run:{{{run_id}}}:control"
+
     @staticmethod
     def beats_key() -> str:
         return f"{PREFIX}{{live}}:beats"
@@ -286,7 +297,10 @@ class RedisStore(RedisThreads):
         delay = 0.05
         while True:
             try:
-                return await call()
+                if not self.cluster:
+                    return await call()
+                async with self._slots:
+                    return await call()
             except _UNREACHABLE as exc:
                 if time.monotonic() + delay > deadline:
                     self._failed()
@@ -304,11 +318,17 @@ class RedisStore(RedisThreads):
             await self.redis.hset(self.beats_key(), self._process_id, 0)
         loop = asyncio.get_running_loop()
         self._watch = Watch(lease_seconds)
-        beat_client = sync_redis.Redis.from_url(self.url)
         # The heartbeat must not wait longer than a beat on a call.
-        beat_client.connection_pool.connection_kwargs.update(
-            socket_timeout=lease_seconds / 4, socket_connect_timeout=lease_seconds / 4
-        )
+        timeouts = {
+            "socket_timeout": lease_seconds / 4,
+            "socket_connect_timeout": lease_seconds / 4,
+        }
+        beat_client: Any
+        if self.cluster:
+            beat_client = sync_redis.RedisCluster.from_url(self._node_url, **timeouts)
+        else:
+            beat_client = sync_redis.Redis.from_url(self._node_url)
+            beat_client.connection_pool.connection_kwargs.update(timeouts)
         self._heartbeat = Heartbeat(
             beat_client,
             self.beats_key(),
@@ -321,6 +341,7 @@ class RedisStore(RedisThreads):
         )
         self._heartbeat.start()
         self._tick(lease_seconds / 4)
+        self._sweeper = asyncio.create_task(self._sweep(), name="follow-sweep")
 
     def _tick(self, interval: float) -> None:
         # Lets the heartbeat thread see that the event loop still turns.
@@ -366,7 +387,9 @@ class RedisStore(RedisThreads):
                 pipe.hset(self.meta_key(record.run_id), mapping=fields)
                 await pipe.execute()
 
-        await self.retrying(create)
+        await asyncio.gather(
+            self.retrying(create), self._listen(self.control_channel(record.run_id))
+        )
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         fields = await self.retrying(lambda: self.redis.hgetall(self.meta_key(run_id)))
@@ -431,10 +454,12 @@ class RedisStore(RedisThreads):
 
     async def release_run(self, run_id: str) -> None:
         self._owned.discard(run_id)
+        await self._unlisten(self.control_channel(run_id))
         await self.retrying(lambda: self.redis.srem(self.owned_key(self._process_id), run_id))
 
     async def discard_run(self, run_id: str) -> None:
         self._owned.discard(run_id)
+        await self._unlisten(self.control_channel(run_id))
 
         async def discard() -> None:
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -448,11 +473,13 @@ class RedisStore(RedisThreads):
         batch = f"{self._process_id}:{next(self._batches)}"
         args: list[Any] = [events[0].seq - 1, self._max_events, batch]
         args += (end.status, end.ended_at, self._ttl) if end else ("", "", "")
+        args.append(self._publish_command)
         for event in events:
             args += (event.name, event.frame)
         meta = self.meta_key(run_id)
+        keys = [meta, self.log_key(run_id), self.appended_channel(run_id)]
         try:
-            await self.retrying(lambda: self._append(keys=[meta, self.log_key(run_id)], args=args))
+            await self.retrying(lambda: self._append(keys=keys, args=args))
         except ResponseError as exc:
             if not str(exc).startswith("CONFLICT"):
                 raise
@@ -469,10 +496,15 @@ class RedisStore(RedisThreads):
 
     async def read(self, run_id: str, after: int) -> AsyncIterator[Sequence[Event]]:
         follower = self._followers.get(run_id)
-        if follower is None or follower.done:
-            follower = self._followers[run_id] = _Follower(self, run_id)
+        new = follower is None
+        if follower is None:
+            follower = self._followers[run_id] = _Follower(run_id)
         follower.readers += 1
         try:
+            if new:
+                # Announcements first, then the log: no append falls between the two.
+                await self._listen(self.appended_channel(run_id))
+                self._catch_up(follower)
             await follower.ready.wait()
             while True:
                 batch = follower.after(after)
@@ -495,7 +527,143 @@ class RedisStore(RedisThreads):
             follower.readers -= 1
             if follower.readers == 0 and self._followers.get(run_id) is follower:
                 del self._followers[run_id]
-                follower.task.cancel()
+                if not follower.done:
+                    self._chore(self._unlisten(self.appended_channel(run_id)))
+
+    def _catch_up(self, follower: _Follower) -> None:
+        """Read what the run's log holds beyond the follower, unless a read is under way (it
+        then reads once more before it stops)."""
+        follower.stale = True
+        if not follower.fetching and not follower.done:
+            follower.fetching = True
+            self._chore(self._fetch(follower))
+
+    async def _fetch(self, follower: _Follower) -> None:
+        run_id, log = follower.run_id, self.log_key(follower.run_id)
+        try:
+            while follower.stale and not follower.done:
+                follower.stale = False
+                if follower.base < 0:
+                    latest = await self.retrying(lambda: self.redis.xrevrange(log, count=1))
+                    follower.base = _seq(latest[0][0]) if latest else 0
+                    follower.ready.set()
+                    if latest and _event(latest[0]).name == EventName.RUN_END:
+                        follower.finish()
+                    continue
+                entries = await self.retrying(
+                    lambda: self.redis.xrange(
+                        log, min=f"{follower.last + 1}-0", count=FOLLOWER_READ_BATCH
+                    )
+                )
+                if not entries:
+                    continue
+                follower.events.extend(_event(e) for e in entries)
+                follower.wake()
+                if follower.events[-1].name == EventName.RUN_END:
+                    follower.finish()
+                elif len(entries) == FOLLOWER_READ_BATCH:
+                    follower.stale = True
+                # As in the SSE layer: let a fast run's events gather into fewer, larger reads.
+                await asyncio.sleep(COALESCE_SECONDS)
+        except StoreUnavailable as exc:
+            logger.warning("following run %s stopped: %s", run_id, exc)
+            self._abandon(follower)
+        finally:
+            follower.fetching = False
+        if follower.done:
+            await self._unlisten(self.appended_channel(run_id))
+
+    async def _sweep(self) -> None:
+        """Every few seconds, each followed run's last seq against its follower's: catches
+        what an announcement lost in a reconnect would have said, and runs that expired."""
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            followers = [f for f in self._followers.values() if not f.done]
+            for start in range(0, len(followers), SWEEP_BATCH):
+                chunk = followers[start : start + SWEEP_BATCH]
+
+                async def last_seqs(chunk: list[_Follower] = chunk) -> list[Any]:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        for follower in chunk:
+                            pipe.hget(self.meta_key(follower.run_id), "events")
+                        return list(await pipe.execute())
+
+                try:
+                    seqs = await self.retrying(last_seqs)
+                except StoreUnavailable as exc:
+                    logger.warning("following runs stopped: %s", exc)
+                    for follower in followers:
+                        self._abandon(follower)
+                    break
+                for follower, last in zip(chunk, seqs, strict=True):
+                    if last is None:  # the run has expired
+                        follower.finish()
+                        self._chore(self._unlisten(self.appended_channel(follower.run_id)))
+                    elif follower.base < 0 or int(last) > follower.last:
+                        self._catch_up(follower)
+
+    def _abandon(self, follower: _Follower) -> None:
+        # Redis has been away for longer than the retry window: the readers end their streams
+        # cleanly (the clients resume with Last-Event-ID), and whoever reads next starts anew.
+        follower.finish()
+        if self._followers.get(follower.run_id) is follower:
+            del self._followers[follower.run_id]
+
+    def _chore(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    def _listener(self, channel: str) -> Listener:
+        node = self.redis.get_node_from_key(channel).name if self.cluster else ""
+        listener = self._listeners.get(node)
+        if listener is None:
+            options = dict(self._options)
+            if self.cluster:
+                host, port = node.rsplit(":", 1)
+                options.update(host=host, port=int(port))
+            client = Redis.from_pool(ConnectionPool(**options, socket_keepalive=True))
+            listener = self._listeners[node] = Listener(
+                client,
+                sharded=self.cluster,
+                on_message=self._on_message,
+                on_subscribed=self._on_subscribed,
+            )
+        return listener
+
+    async def _listen(self, channel: str) -> None:
+        if self.cluster:
+            await self._ensure_cluster()
+        await self._listener(channel).subscribe(channel)
+
+    async def _unlisten(self, channel: str) -> None:
+        if self.cluster:
+            await self._ensure_cluster()
+        await self._listener(channel).unsubscribe(channel)
+
+    async def _ensure_cluster(self) -> None:
+        # The slot map is only known once the cluster client has connected.
+        if not self.redis.get_nodes():
+            with _reachable(self.url):
+                await self.redis.initialize()
+
+    def _on_message(self, channel: str, data: bytes) -> None:
+        run_id, kind = _run_channel(channel)
+        if kind == "appended":
+            follower = self._followers.get(run_id)
+            if follower is not None and int(data) > follower.last:
+                self._catch_up(follower)
+        elif kind == "control":
+            message = data.decode()
+            if message in CONTROL_KINDS:
+                self._control.put_nowait((message, run_id))  # type: ignore[arg-type]
+
+    def _on_subscribed(self, channel: str) -> None:
+        # After a reconnect too: whatever was announced meanwhile is lost, the log is not.
+        run_id, kind = _run_channel(channel)
+        follower = self._followers.get(run_id)
+        if kind == "appended" and follower is not None:
+            self._catch_up(follower)
 
     async def _range(self, run_id: str, after: int) -> list[Event]:
         entries = await self.retrying(
@@ -511,23 +679,14 @@ class RedisStore(RedisThreads):
         )
 
     async def publish(self, kind: ControlKind, run_id: str) -> None:
-        await self.retrying(lambda: self.redis.publish(f"{PREFIX}control", f"{kind} {run_id}"))
+        channel = self.control_channel(run_id)
+        await self.retrying(
+            lambda: self._publish(keys=[channel], args=[self._publish_command, kind])
+        )
 
     async def control(self) -> AsyncIterator[tuple[ControlKind, str]]:
-        delay = 0.1
         while True:
-            try:
-                async with self.blocking.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(f"{PREFIX}control")
-                    delay = 0.1
-                    async for message in pubsub.listen():
-                        kind, _, run_id = message["data"].decode().partition(" ")
-                        if kind in CONTROL_KINDS:
-                            yield kind, run_id  # type: ignore[misc]
-            except _UNREACHABLE as exc:
-                logger.warning("control channel lost (%s); resubscribing", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2)
+            yield await self._control.get()
 
     async def claim_lost_runs(self) -> list[str]:
         assert self._watch is not None, "open() first"
@@ -558,11 +717,22 @@ class RedisStore(RedisThreads):
                 with contextlib.suppress(*_UNREACHABLE):
                     await self.redis.hdel(self.beats_key(), self._process_id)
                     await self.redis.delete(self.owned_key(self._process_id))
+        for task in [self._sweeper, *self._chores]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*self._chores, return_exceptions=True)
         for follower in self._followers.values():
-            follower.task.cancel()
+            follower.finish()
         self._followers.clear()
+        for listener in self._listeners.values():
+            await listener.close()
         await self.redis.aclose()
-        await self.blocking.aclose()
+
+
+def _run_channel(channel: str) -> tuple[str, str]:
+    """(run id, kind) of a run's channel name: `sse-gateway:run:{<id>}:<kind>`."""
+    tagged, _, kind = channel.rpartition(":")
+    return tagged[tagged.index("{") + 1 : -1], kind
 
 
 def _nothing() -> None:

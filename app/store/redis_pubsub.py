@@ -1,0 +1,139 @@
+"""The channels a process listens to, all on one pub/sub connection (one per node on a cluster).
+
+A process listens to one channel per run it follows (each append announces itself there) and
+one per run it owns (cancel, idle and start requests for it), so ten thousand followed runs cost
+one connection, not ten thousand blocking reads. Pub/sub delivers at most once: whoever listens
+must also look at the log itself after every (re)subscription, which `on_subscribed` reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[str, bytes], None]
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+CONFIRM_SECONDS = 2.0
+
+
+class Listener:
+    """One pub/sub connection, its channels and the task that reads it.
+
+    `sharded` uses SSUBSCRIBE (Redis 7; a cluster delivers a shard channel only on the node
+    that owns its slot), otherwise SUBSCRIBE."""
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        sharded: bool,
+        on_message: Handler,
+        on_subscribed: Callable[[str], None],
+    ) -> None:
+        self._pubsub = client.pubsub()
+        self._client = client
+        self._sharded = sharded
+        self._on_message = on_message
+        self._on_subscribed = on_subscribed
+        self._confirmations: dict[str, asyncio.Future[None]] = {}
+        self._wanted: set[str] = set()
+        self._unsent: set[str] = set()  # wanted, but Redis was away when asked
+        # Subscribes and unsubscribes go out in the order they were asked for, so a reader
+        # that leaves and one that comes back at once leave the channel subscribed.
+        self._lock = asyncio.Lock()
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def channels(self) -> int:
+        return len(self._wanted)
+
+    async def subscribe(self, channel: str) -> None:
+        """Listen to `channel`; returns once Redis has confirmed it (or after a short wait,
+        when Redis is away: the subscription is made when it is back)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._read(), name="pubsub")
+        self._wanted.add(channel)
+        confirmed = self._confirmations.setdefault(
+            channel, asyncio.get_running_loop().create_future()
+        )
+        await self._send(channel)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_SECONDS)
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._wanted.discard(channel)
+        self._unsent.discard(channel)
+        self._confirmations.pop(channel, None)
+        async with self._lock:
+            if channel in self._wanted:
+                return
+            with contextlib.suppress(*_UNREACHABLE):
+                if self._sharded:
+                    await self._pubsub.sunsubscribe(channel)
+                else:
+                    await self._pubsub.unsubscribe(channel)
+
+    async def _send(self, *channels: str) -> None:
+        async with self._lock:
+            channels = tuple(c for c in channels if c in self._wanted)
+            if not channels:
+                return
+            try:
+                if self._sharded:
+                    await self._pubsub.ssubscribe(*channels)
+                else:
+                    await self._pubsub.subscribe(*channels)
+                self._unsent.difference_update(channels)
+                self._connected.set()
+            except _UNREACHABLE as exc:
+                logger.debug("subscribing failed (%s); trying again", exc)
+                self._unsent.update(channels)
+
+    async def _read(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                if self._unsent:
+                    await self._send(*self._unsent)
+                if not self._connected.is_set():
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                    continue
+                message: dict[str, Any] | None = await self._pubsub.get_message(timeout=None)
+                delay = 0.1
+            except _UNREACHABLE as exc:
+                # redis-py reconnects and subscribes again on the next read.
+                logger.warning("pub/sub connection lost (%s); reconnecting", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if message is None:
+                continue
+            kind, channel = message["type"], message["channel"]
+            channel = channel.decode() if isinstance(channel, bytes) else str(channel)
+            if kind in ("message", "smessage"):
+                self._on_message(channel, message["data"])
+            elif kind in ("subscribe", "ssubscribe") and channel in self._wanted:
+                confirmed = self._confirmations.get(channel)
+                if confirmed is not None and not confirmed.done():
+                    confirmed.set_result(None)
+                self._on_subscribed(channel)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(*_UNREACHABLE):
+            await self._pubsub.aclose()
+        await self._client.aclose()
