@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -18,6 +19,7 @@ from app.dialects.langgraph.app import PREFIX as LANGGRAPH_PREFIX
 from app.errors import HANDLERS
 from app.graphs import describe_graph, load_graph
 from app.logs import configure as configure_logging
+from app.loop_watch import settle_startup_objects, watch_loop
 from app.metrics import Metrics
 from app.middleware import Configured
 from app.runs import RunManager
@@ -74,6 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.graph_description = describe_graph(graph)
             langgraph.state.graph_id = graph.get_name()
             langgraph.state.started_at = iso_now()
+            watch = asyncio.create_task(
+                watch_loop(metrics.loop_lag, metrics.gc_pauses), name="loop-watch"
+            )
+            stack.callback(watch.cancel)
+            settle_startup_objects()
             yield
 
     app = FastAPI(title="LangGraph SSE gateway", lifespan=lifespan, exception_handlers=HANDLERS)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 DURATION_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
+PAUSE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
 
@@ -85,6 +86,19 @@ class Metrics:
             "gateway_auth_failures",
             "Requests refused as unauthenticated, by reason",
             ["reason"],
+            registry=registry,
+        )
+
+        self.loop_lag = Histogram(
+            "gateway_event_loop_lag_seconds",
+            "How late the event loop woke a timer (sampled every quarter second)",
+            buckets=PAUSE_BUCKETS,
+            registry=registry,
+        )
+        self.gc_pauses = Histogram(
+            "gateway_gc_pause_seconds",
+            "Full garbage collections (the oldest generation) and how long each stopped the loop",
+            buckets=PAUSE_BUCKETS,
             registry=registry,
         )
 

@@ -76,6 +76,9 @@ def test_metrics_count_runs_streams_resumes_and_refusals(observed: Server) -> No
     assert grew("gateway_run_duration_seconds_count") == 3
     assert grew("gateway_first_event_seconds_count") == 3
     assert after["gateway_active_runs"] == 0 and after["gateway_open_streams"] == 0
+    # The loop's lag is sampled four times a second; full collections are timed as they come.
+    assert grew("gateway_event_loop_lag_seconds_count") >= 2
+    assert "gateway_gc_pause_seconds_count" in after
 
 
 def test_log_lines_are_json_with_the_run_and_stream_fields(observed: Server) -> None:
