@@ -1,4 +1,4 @@
-"""`python -m app serve [package.module:attr] [--host H] [--port P]`."""
+"""`python -m app serve [package.module:attr] [--host H] [--port P] [--workers N] [--loop L]`."""
 
 from __future__ import annotations
 
@@ -53,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--workers", type=int, default=1, help="processes sharing the port (needs a Redis store)"
     )
+    serve.add_argument(
+        "--loop",
+        choices=("auto", "uvloop", "asyncio"),
+        default="auto",
+        help="event loop (auto: uvloop, installed with the gateway)",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -96,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         workers=args.workers if args.workers > 1 else None,
         http=protocol_for(settings),
+        loop=args.loop,
         log_config=None,  # configured above, tokens masked, as text or JSON
         log_level=args.log_level,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds + 3,

@@ -22,6 +22,7 @@ CONTENDERS = (
     "gateway (memory)",
     "gateway (memory, no checkpointer)",
     "gateway (memory, on a thread)",
+    "gateway (memory, asyncio loop)",
     "gateway (redis)",
     "langgraph dev",
     "naive StreamingResponse",
@@ -64,6 +65,14 @@ async def main(args: argparse.Namespace) -> None:
             ),
             servers.gateway(
                 "gateway (memory, on a thread)", logs, kind="gateway-thread", heartbeat_seconds=1
+            ),
+            # For the hot-path scenario only: the standard library's event loop against uvloop.
+            servers.gateway(
+                "gateway (memory, asyncio loop)",
+                logs,
+                kind="gateway-loop",
+                loop="asyncio",
+                heartbeat_seconds=1,
             ),
             servers.gateway("gateway (redis)", logs, store_url=redis.url, heartbeat_seconds=1),
             servers.langgraph_dev(logs),

@@ -96,3 +96,38 @@ async def open_stream(
             writer.close()
     result.finished = time.perf_counter() - result.started
     return result
+
+
+async def hold_stream(port: int, path: str, stop: asyncio.Event, gaps: list[float]) -> bool:
+    """Keep a stream open until `stop`, noting the longest silence between two reads (the
+    heartbeats of an idle run) into `gaps`; False when the stream could not be opened."""
+    writer = None
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"GET {path} HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n".encode())
+        await writer.drain()
+        if b" 200 " not in await reader.readline():
+            return False
+        last, longest = None, 0.0
+        read = asyncio.ensure_future(reader.read(65536))
+        waiting = asyncio.ensure_future(stop.wait())
+        while True:
+            done, _ = await asyncio.wait({read, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            if waiting in done:
+                read.cancel()
+                break
+            if not read.result():
+                waiting.cancel()
+                return False
+            now = time.perf_counter()
+            if last is not None:
+                longest = max(longest, now - last)
+            last = now
+            read = asyncio.ensure_future(reader.read(65536))
+        gaps.append(longest)
+        return True
+    except OSError:
+        return False
+    finally:
+        if writer is not None:
+            writer.close()

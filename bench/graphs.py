@@ -1,6 +1,8 @@
 """The graph every contender serves: `prepare` (optionally pausing) → `write` (streams tokens).
 
-Input: tokens (how many), token_delay (seconds between tokens), pause (seconds in prepare).
+Input: tokens (how many), token_delay (seconds between tokens), pause (seconds in prepare),
+model ("fake": LangChain's standard GenericFakeChatModel streams the tokens instead of the
+gateway's demo model).
 """
 
 from __future__ import annotations
@@ -8,7 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, TypedDict
 
-from langchain_core.messages import HumanMessage
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.graph import END, START, StateGraph
 
 from app.graphs.demo import DemoChatModel
@@ -18,6 +21,7 @@ class BenchState(TypedDict, total=False):
     tokens: int
     token_delay: float
     pause: float
+    model: str
     answer: str
 
 
@@ -28,9 +32,14 @@ async def prepare(state: BenchState) -> dict[str, Any]:
 
 
 async def write(state: BenchState) -> dict[str, Any]:
-    model = DemoChatModel(
-        tokens=int(state.get("tokens", 10)), token_delay=float(state.get("token_delay", 0))
-    )
+    tokens = int(state.get("tokens", 10))
+    model: Any
+    if state.get("model") == "fake":
+        # It streams words and the spaces between them as chunks: tokens // 2 + 1 words.
+        content = " ".join(["word"] * (tokens // 2 + 1))
+        model = GenericFakeChatModel(messages=iter([AIMessage(content=content)]))
+    else:
+        model = DemoChatModel(tokens=tokens, token_delay=float(state.get("token_delay", 0)))
     reply = await model.ainvoke([HumanMessage(content="bench")])
     return {"answer": str(reply.content)}
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from bench.client import StreamResult, open_stream
+from bench.client import StreamResult, hold_stream, open_stream
 from bench.graphs import graph
 from bench.servers import Contender
 
@@ -28,6 +28,8 @@ class Sizes:
     concurrency: tuple[int, ...] = (100, 500, 1000)
     fanout: int = 1000
     idle: int = 2000
+    idle_redis: int = 10_000
+    idle_redis_watch_seconds: float = 30
     replay_events: int = 10_000
     repeats: int = 3
     idle_settle_seconds: float = 3
@@ -41,6 +43,8 @@ class Sizes:
             concurrency=(50,),
             fanout=100,
             idle=100,
+            idle_redis=300,
+            idle_redis_watch_seconds=5,
             replay_events=2000,
             repeats=1,
             idle_settle_seconds=0.5,
@@ -317,6 +321,132 @@ async def replay(contenders: list[Contender], sizes: Sizes) -> list[Row]:
     return rows
 
 
+async def hot_path(contenders: list[Contender], sizes: Sizes) -> list[Row]:
+    """8. One run streaming N tokens from each chat model (the demo's, and LangChain's
+    GenericFakeChatModel), side by side with its in-process rate, for the gateway's variants:
+    what the event loop, the store and the model each cost."""
+    rows: list[Row] = []
+    chosen = [c for c in contenders if c.kind in ("gateway", "gateway-loop")]
+    for model in ("demo", "fake"):
+        input_ = {"tokens": sizes.tokens, "model": model}
+        rates: dict[str, list[float]] = {"in-process astream_events (floor)": []}
+        # Interleaved, so a slow moment of the machine falls on every contender alike.
+        for _ in range(sizes.repeats):
+            events, _, seconds = await in_process_run(input_)
+            rates["in-process astream_events (floor)"].append(events / seconds)
+            for contender in chosen:
+                result = await stream(contender, input_)
+                if result.error is None and result.finished:
+                    rates.setdefault(contender.name, []).append(result.events / result.finished)
+        floor = statistics.median(rates["in-process astream_events (floor)"])
+        for name, values in rates.items():
+            rate = statistics.median(values) if values else 0
+            rows.append(
+                {
+                    "model": model,
+                    "contender": name,
+                    "events/s": round(rate),
+                    "ratio": round(rate / floor, 2),
+                }
+            )
+    return rows
+
+
+def _histogram(metrics: str, name: str) -> tuple[int, dict[float, int]]:
+    """(count, cumulative count by upper bound) of one histogram in Prometheus' text."""
+    buckets: dict[float, int] = {}
+    count = 0
+    for line in metrics.splitlines():
+        if line.startswith(f"{name}_bucket"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(bound)] = int(float(line.rsplit(" ", 1)[1]))
+        elif line.startswith(f"{name}_count"):
+            count = int(float(line.rsplit(" ", 1)[1]))
+    return count, buckets
+
+
+def _over(metrics: str, name: str, seconds: float) -> int:
+    count, buckets = _histogram(metrics, name)
+    return count - buckets.get(seconds, count)
+
+
+def _outgoing_connections(contender: Contender) -> int:
+    """The gateway's own TCP connections to others (Redis here), not its clients'."""
+    total = 0
+    for proc in contender.processes():
+        for conn in proc.net_connections(kind="tcp"):
+            if conn.raddr and conn.status == "ESTABLISHED" and conn.laddr.port != contender.port:
+                total += 1
+    return total
+
+
+async def idle_redis(contenders: list[Contender], sizes: Sizes) -> list[Row]:
+    """7. N open streams on N distinct paused runs in one process over Redis: Redis
+    connections, memory per stream and per run, heartbeats' punctuality, loop stalls."""
+    rows: list[Row] = []
+    n = sizes.idle_redis
+    for contender in [c for c in contenders if c.name == "gateway (redis)"]:
+        base = f"http://127.0.0.1:{contender.port}"
+        async with httpx.AsyncClient(
+            base_url=base, timeout=120, limits=httpx.Limits(max_connections=50)
+        ) as client:
+            before = contender.rss()
+            created = await asyncio.gather(
+                *(
+                    client.post("/runs", json={"input": {"pause": 3600, "tokens": 1}})
+                    for _ in range(n)
+                )
+            )
+            run_ids = [r.json()["run_id"] for r in created]
+            await asyncio.sleep(2)
+            after_runs = contender.rss()
+            stop, gaps = asyncio.Event(), []
+            holders = [
+                asyncio.create_task(hold_stream(contender.port, f"/runs/{rid}/stream", stop, gaps))
+                for rid in run_ids
+            ]
+            await asyncio.sleep(sizes.idle_settle_seconds + n / 1000)
+            opened_at = (await client.get("/metrics")).text
+            after_streams = contender.rss()
+            connections = _outgoing_connections(contender)
+            await asyncio.sleep(sizes.idle_redis_watch_seconds)
+            metrics = (await client.get("/metrics")).text
+            stop.set()
+            held = sum(await asyncio.gather(*holders))
+            for start in range(0, n, 500):
+                await asyncio.gather(
+                    *(client.post(f"/runs/{rid}/cancel") for rid in run_ids[start : start + 500])
+                )
+        stalls = _over(metrics, "gateway_event_loop_lag_seconds", 1.0) - _over(
+            opened_at, "gateway_event_loop_lag_seconds", 1.0
+        )
+        gc_count = _histogram(metrics, "gateway_gc_pause_seconds")[0]
+        rows.append(
+            {
+                "contender": contender.name,
+                "streams (distinct paused runs)": n,
+                "held to the end": held,
+                "Redis connections": connections,
+                "RSS per run KB": round((after_runs - before) / n / 1024, 1),
+                "RSS per stream KB": round((after_streams - after_runs) / n / 1024, 1),
+                "heartbeat gap max s": _round(max(gaps, default=None)),
+                "heartbeat gap p99 s": _round(pct(gaps, 99)),
+                "loop stalls > 1 s": stalls,
+                "full GCs (max pause s)": f"{gc_count} ({_max_bucket(metrics)})",
+            }
+        )
+    return rows
+
+
+def _max_bucket(metrics: str) -> str:
+    """The smallest bound under which every full collection's pause fell."""
+    count, buckets = _histogram(metrics, "gateway_gc_pause_seconds")
+    for bound, below in sorted(buckets.items()):
+        if below == count:
+            return f"≤ {bound:g}"
+    return "?"
+
+
 Scenario = Callable[[list[Contender], Sizes], Awaitable[list[Row]]]
 SCENARIOS: dict[str, Scenario] = {
     "overhead": overhead,
@@ -325,4 +455,6 @@ SCENARIOS: dict[str, Scenario] = {
     "fanout": fanout,
     "idle": idle,
     "replay": replay,
+    "idle_redis": idle_redis,
+    "hot_path": hot_path,
 }

@@ -126,7 +126,12 @@ def _base_env() -> dict[str, str]:
 
 
 def gateway(
-    name: str, logs: Path, store_url: str = "memory://", kind: str = "gateway", **settings: Any
+    name: str,
+    logs: Path,
+    store_url: str = "memory://",
+    kind: str = "gateway",
+    loop: str = "auto",
+    **settings: Any,
 ) -> Contender:
     env = {
         "GATEWAY_STORE_URL": store_url,
@@ -143,6 +148,8 @@ def gateway(
         "{port}",
         "--log-level",
         "warning",
+        "--loop",
+        loop,
     ]
     return _spawn(name, kind, command, env, "/healthz", logs)
 
