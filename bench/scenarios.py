@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench import chaos as chaos_load
+from bench import servers
 from bench.client import StreamResult, hold_stream, open_stream
 from bench.graphs import graph
 from bench.servers import Contender
@@ -29,6 +33,8 @@ class Sizes:
     fanout: int = 1000
     idle: int = 2000
     idle_redis: int = 10_000
+    chaos_streams: int = 300
+    scaleout_runs: int = 600
     idle_redis_watch_seconds: float = 30
     replay_events: int = 10_000
     repeats: int = 3
@@ -44,6 +50,8 @@ class Sizes:
             fanout=100,
             idle=100,
             idle_redis=300,
+            chaos_streams=60,
+            scaleout_runs=60,
             idle_redis_watch_seconds=5,
             replay_events=2000,
             repeats=1,
@@ -388,16 +396,23 @@ async def idle_redis(contenders: list[Contender], sizes: Sizes) -> list[Row]:
     for contender in [c for c in contenders if c.name == "gateway (redis)"]:
         base = f"http://127.0.0.1:{contender.port}"
         async with httpx.AsyncClient(
-            base_url=base, timeout=120, limits=httpx.Limits(max_connections=50)
+            base_url=base,
+            timeout=httpx.Timeout(120, pool=None),
+            limits=httpx.Limits(max_connections=50),
         ) as client:
             before = contender.rss()
-            created = await asyncio.gather(
-                *(
-                    client.post("/runs", json={"input": {"pause": 3600, "tokens": 1}})
-                    for _ in range(n)
+            started = time.perf_counter()
+            run_ids: list[str] = []
+            # In rounds: httpx's pool slows down with thousands of requests waiting on it.
+            for start in range(0, n, 100):
+                created = await asyncio.gather(
+                    *(
+                        client.post("/runs", json={"input": {"pause": 3600, "tokens": 1}})
+                        for _ in range(min(100, n - start))
+                    )
                 )
-            )
-            run_ids = [r.json()["run_id"] for r in created]
+                run_ids += [r.json()["run_id"] for r in created]
+            creating = time.perf_counter() - started
             await asyncio.sleep(2)
             after_runs = contender.rss()
             stop, gaps = asyncio.Event(), []
@@ -425,6 +440,7 @@ async def idle_redis(contenders: list[Contender], sizes: Sizes) -> list[Row]:
             {
                 "contender": contender.name,
                 "streams (distinct paused runs)": n,
+                "runs created/s": round(n / creating),
                 "held to the end": held,
                 "Redis connections": connections,
                 "RSS per run KB": round((after_runs - before) / n / 1024, 1),
@@ -447,6 +463,124 @@ def _max_bucket(metrics: str) -> str:
     return "?"
 
 
+# About 4 s per run: a 1 s pause, then 150 tokens 20 ms apart.
+CHAOS_RUN = {"pause": 1, "tokens": 150, "token_delay": 0.02}
+CHAOS_LEASE = 3.0
+
+
+def _striker(
+    trouble: str, gateways: list[Contender], redis: servers.RedisServer, killed_at: list[float]
+) -> chaos_load.Chaos:
+    async def strike(dead: set[int]) -> None:
+        await asyncio.sleep(2)
+        if trouble.startswith("kill"):
+            dead.add(0)
+            killed_at.append(time.time())
+            gateways[0].process.kill()
+        else:
+            redis.halt()
+            await asyncio.sleep(2.5)
+            redis.start()
+
+    return strike
+
+
+async def chaos(contenders: list[Contender], sizes: Sizes) -> list[Row]:
+    """9. Three gateway processes over one Redis (AOF), every stream's client reconnecting to
+    another process with Last-Event-ID whenever it is cut: through a kill -9 of one process,
+    and through a Redis restart."""
+    rows: list[Row] = []
+    logs = Path(tempfile.mkdtemp(prefix="bench-chaos-"))
+    for trouble in ("kill -9 of one process", "Redis restart (2.5 s down)"):
+        redis = servers.RedisServer()
+        gateways = [
+            servers.gateway(
+                f"chaos gateway {i}",
+                logs,
+                store_url=redis.url,
+                run_lease_seconds=CHAOS_LEASE,
+                heartbeat_seconds=1,
+            )
+            for i in range(3)
+        ]
+        killed_at: list[float] = []
+        strike = _striker(trouble, gateways, redis, killed_at)
+        started = time.perf_counter()
+        try:
+            followers = await chaos_load.run_load(
+                [f"http://127.0.0.1:{g.port}" for g in gateways],
+                strike,
+                sizes.chaos_streams,
+                CHAOS_RUN,
+                deadline=300,
+            )
+            problems = chaos_load.check_streams(followers) + chaos_load.logs_agree(
+                redis.url, followers
+            )
+        finally:
+            for gateway in gateways:
+                gateway.stop()
+            redis.stop()
+        victims = [f for f in followers if killed_at and f.owner == 0]
+        others = [f for f in followers if f not in victims]
+        lost_ends = [f.events[-1].data["ts"] / 1000 - killed_at[0] for f in victims]
+        rows.append(
+            {
+                "trouble": trouble,
+                "streams": len(followers),
+                "reconnects": sum(f.connections - 1 for f in followers),
+                "lost or repeated events": problems["streams with a lost or repeated event"],
+                "not one final run.end": problems["streams without exactly one final run.end"]
+                + problems["logs with more or less than one run.end"],
+                "false WorkerLost": chaos_load.ends(others).get("error (WorkerLost)", 0),
+                "other runs not success": len(others) - chaos_load.ends(others).get("success", 0),
+                "killed runs ended WorkerLost": f"{len(victims)} of {len(victims)}"
+                if victims and chaos_load.ends(victims) == {"error (WorkerLost)": len(victims)}
+                else (f"{chaos_load.ends(victims)}" if victims else "-"),
+                "kill → run.end max s": _round(max(lost_ends, default=None)),
+                "wall s": round(time.perf_counter() - started, 1),
+            }
+        )
+    return rows
+
+
+async def scaleout(contenders: list[Contender], sizes: Sizes) -> list[Row]:
+    """10. The same load (N concurrent runs of ~50 events over ~3 s, each streamed) on 1, 2
+    and 3 worker processes over one Redis: runs per second and run p99."""
+    rows: list[Row] = []
+    logs = Path(tempfile.mkdtemp(prefix="bench-scaleout-"))
+    n = sizes.scaleout_runs
+    for workers in (1, 2, 3):
+        redis = servers.RedisServer()
+        gateway = servers.gateway(
+            f"gateway ({workers} workers)", logs, store_url=redis.url, workers=workers
+        )
+        try:
+            await asyncio.sleep(1 + workers)  # every worker up
+            cpu = gateway.cpu_seconds()
+            started = time.perf_counter()
+            results = await asyncio.gather(*(stream(gateway, PACED, timeout=180) for _ in range(n)))
+            wall = time.perf_counter() - started
+            cpu = gateway.cpu_seconds() - cpu
+        finally:
+            gateway.stop()
+            redis.stop()
+        completed = [r for r in results if r.error is None and r.status == 200 and r.events >= 45]
+        durations = [r.finished for r in completed if r.finished]
+        rows.append(
+            {
+                "workers": workers,
+                "runs": n,
+                "completed": len(completed),
+                "runs/s": round(len(completed) / wall, 1),
+                "run p50 s": _round(pct(durations, 50)),
+                "run p99 s": _round(pct(durations, 99)),
+                "gateway CPU s": round(cpu, 1),
+            }
+        )
+    return rows
+
+
 Scenario = Callable[[list[Contender], Sizes], Awaitable[list[Row]]]
 SCENARIOS: dict[str, Scenario] = {
     "overhead": overhead,
@@ -457,4 +591,6 @@ SCENARIOS: dict[str, Scenario] = {
     "replay": replay,
     "idle_redis": idle_redis,
     "hot_path": hot_path,
+    "chaos": chaos,
+    "scaleout": scaleout,
 }

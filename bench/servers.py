@@ -131,6 +131,7 @@ def gateway(
     store_url: str = "memory://",
     kind: str = "gateway",
     loop: str = "auto",
+    workers: int = 1,
     **settings: Any,
 ) -> Contender:
     env = {
@@ -150,6 +151,8 @@ def gateway(
         "warning",
         "--loop",
         loop,
+        "--workers",
+        str(workers),
     ]
     return _spawn(name, kind, command, env, "/healthz", logs)
 
@@ -198,33 +201,43 @@ class RedisServer:
         if executable is None:
             raise RuntimeError("redis-server is not installed (make test installs it)")
         # Append-only file, fsync every second: the setting the README recommends.
+        self.command = [
+            executable,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            self.dir,
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+        ]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
+
+    def start(self) -> None:
         self.process = subprocess.Popen(
-            [
-                executable,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                self.dir,
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "everysec",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + 10
-        while socket.socket().connect_ex(("127.0.0.1", self.port)) != 0:
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
             if time.monotonic() > deadline:
                 raise RuntimeError("redis-server did not start")
             time.sleep(0.05)
-        self.url = f"redis://127.0.0.1:{self.port}/0"
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the server, keeping its data for `start` (a restart)."""
         self.process.terminate()
         self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.halt()
         shutil.rmtree(self.dir, ignore_errors=True)
