@@ -388,70 +388,92 @@ def _outgoing_connections(contender: Contender) -> int:
     return total
 
 
-async def idle_redis(contenders: list[Contender], sizes: Sizes) -> list[Row]:
-    """7. N open streams on N distinct paused runs in one process over Redis: Redis
-    connections, memory per stream and per run, heartbeats' punctuality, loop stalls."""
-    rows: list[Row] = []
-    n = sizes.idle_redis
-    for contender in [c for c in contenders if c.name == "gateway (redis)"]:
-        base = f"http://127.0.0.1:{contender.port}"
-        async with httpx.AsyncClient(
-            base_url=base,
-            timeout=httpx.Timeout(120, pool=None),
-            limits=httpx.Limits(max_connections=50),
-        ) as client:
-            before = contender.rss()
-            started = time.perf_counter()
-            run_ids: list[str] = []
-            # In rounds: httpx's pool slows down with thousands of requests waiting on it.
-            for start in range(0, n, 100):
+async def _create_paused_runs(client: httpx.AsyncClient, n: int) -> list[str]:
+    run_ids: list[str] = []
+    # In rounds: httpx's pool slows down with thousands of requests waiting on it.
+    for start in range(0, n, 100):
+        for attempt in range(3):
+            try:
                 created = await asyncio.gather(
                     *(
                         client.post("/runs", json={"input": {"pause": 3600, "tokens": 1}})
                         for _ in range(min(100, n - start))
                     )
                 )
-                run_ids += [r.json()["run_id"] for r in created]
-            creating = time.perf_counter() - started
-            await asyncio.sleep(2)
-            after_runs = contender.rss()
-            stop, gaps = asyncio.Event(), []
-            holders = [
-                asyncio.create_task(hold_stream(contender.port, f"/runs/{rid}/stream", stop, gaps))
-                for rid in run_ids
-            ]
-            await asyncio.sleep(sizes.idle_settle_seconds + n / 1000)
-            opened_at = (await client.get("/metrics")).text
-            after_streams = contender.rss()
-            connections = _outgoing_connections(contender)
-            await asyncio.sleep(sizes.idle_redis_watch_seconds)
-            metrics = (await client.get("/metrics")).text
-            stop.set()
-            held = sum(await asyncio.gather(*holders))
-            for start in range(0, n, 500):
-                await asyncio.gather(
-                    *(client.post(f"/runs/{rid}/cancel") for rid in run_ids[start : start + 500])
-                )
-        stalls = _over(metrics, "gateway_event_loop_lag_seconds", 1.0) - _over(
-            opened_at, "gateway_event_loop_lag_seconds", 1.0
+                break
+            except httpx.TransportError:
+                # A keep-alive connection the server closed just as it was reused.
+                if attempt == 2:
+                    raise
+        run_ids += [r.json()["run_id"] for r in created]
+    return run_ids
+
+
+async def idle_redis(contenders: list[Contender], sizes: Sizes) -> list[Row]:
+    """7. N open streams in one process over Redis, on N distinct paused runs and on N/100:
+    Redis connections, memory per stream and per run, heartbeats' punctuality, loop stalls.
+    Each row on a fresh gateway and Redis, so memory freed by one row does not hide the next's."""
+    rows: list[Row] = []
+    n = sizes.idle_redis
+    logs = Path(tempfile.mkdtemp(prefix="bench-idle-"))
+    for runs in (n, max(1, n // 100)):
+        redis = servers.RedisServer()
+        contender = servers.gateway(
+            "gateway (redis)", logs, store_url=redis.url, heartbeat_seconds=1
         )
-        gc_count = _histogram(metrics, "gateway_gc_pause_seconds")[0]
-        rows.append(
-            {
-                "contender": contender.name,
-                "streams (distinct paused runs)": n,
-                "runs created/s": round(n / creating),
-                "held to the end": held,
-                "Redis connections": connections,
-                "RSS per run KB": round((after_runs - before) / n / 1024, 1),
-                "RSS per stream KB": round((after_streams - after_runs) / n / 1024, 1),
-                "heartbeat gap max s": _round(max(gaps, default=None)),
-                "heartbeat gap p99 s": _round(pct(gaps, 99)),
-                "loop stalls > 1 s": stalls,
-                "full GCs (max pause s)": f"{gc_count} ({_max_bucket(metrics)})",
-            }
-        )
+        try:
+            rows.append(await _idle_row(contender, n, runs, sizes))
+        finally:
+            contender.stop()
+            redis.stop()
     return rows
+
+
+async def _idle_row(contender: Contender, n: int, runs: int, sizes: Sizes) -> Row:
+    base = f"http://127.0.0.1:{contender.port}"
+    async with httpx.AsyncClient(
+        base_url=base,
+        timeout=httpx.Timeout(120, pool=None),
+        limits=httpx.Limits(max_connections=50),
+    ) as client:
+        before = contender.rss()
+        started = time.perf_counter()
+        run_ids = await _create_paused_runs(client, runs)
+        creating = time.perf_counter() - started
+        await asyncio.sleep(2)
+        after_runs = contender.rss()
+        stop, gaps = asyncio.Event(), []
+        holders = [
+            asyncio.create_task(
+                hold_stream(contender.port, f"/runs/{run_ids[i % runs]}/stream", stop, gaps)
+            )
+            for i in range(n)
+        ]
+        await asyncio.sleep(sizes.idle_settle_seconds + n / 1000)
+        opened_at = (await client.get("/metrics")).text
+        after_streams = contender.rss()
+        connections = _outgoing_connections(contender)
+        await asyncio.sleep(sizes.idle_redis_watch_seconds)
+        metrics = (await client.get("/metrics")).text
+        stop.set()
+        held = sum(await asyncio.gather(*holders))
+    stalls = _over(metrics, "gateway_event_loop_lag_seconds", 1.0) - _over(
+        opened_at, "gateway_event_loop_lag_seconds", 1.0
+    )
+    gc_count = _histogram(metrics, "gateway_gc_pause_seconds")[0]
+    return {
+        "streams": n,
+        "paused runs": runs,
+        "runs created/s": round(runs / creating),
+        "held to the end": held,
+        "Redis connections": connections,
+        "RSS per run KB": round((after_runs - before) / runs / 1024, 1),
+        "RSS per stream KB": round((after_streams - after_runs) / n / 1024, 1),
+        "heartbeat gap max s": _round(max(gaps, default=None)),
+        "heartbeat gap p99 s": _round(pct(gaps, 99)),
+        "loop stalls > 1 s (while held)": stalls,
+        "full GCs in all (max pause s)": f"{gc_count} ({_max_bucket(metrics)})",
+    }
 
 
 def _max_bucket(metrics: str) -> str:

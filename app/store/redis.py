@@ -66,7 +66,8 @@ POOL_WAIT_SECONDS = 60
 OUTBOX_LIMIT = 1024
 COALESCE_SECONDS = 0.002
 FOLLOWER_BUFFER = 4096
-FOLLOWER_READ_BATCH = 512
+FOLLOWER_READ = 512  # events per read of one run's log
+FETCH_BATCH = 256  # runs read in one pipelined round trip
 # How often every followed run's last seq is compared with what its follower has read: pub/sub
 # may drop an announcement (a reconnect), and this bounds how late the follower then learns.
 SWEEP_SECONDS = 5.0
@@ -153,8 +154,6 @@ class _Follower:
         self.events: deque[Event] = deque(maxlen=FOLLOWER_BUFFER)
         self.base = -1  # every event after `base` is in `events` (until the deque drops some)
         self.done = False
-        self.stale = True  # the log may hold more than `events`
-        self.fetching = False
         self.ready = asyncio.Event()
         self._changed = asyncio.Event()
 
@@ -254,6 +253,8 @@ class RedisStore(RedisThreads):
         self._control: asyncio.Queue[tuple[ControlKind, str]] = asyncio.Queue()
         self._chores: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._stale: dict[str, _Follower] = {}  # followers whose log holds more, in order
+        self._fetcher: asyncio.Task[None] | None = None
         self._outboxes: dict[str, _Outbox] = {}
         self._retried: Callable[[], None] = _nothing
         self._failed: Callable[[], None] = _nothing
@@ -531,47 +532,63 @@ class RedisStore(RedisThreads):
                     self._chore(self._unlisten(self.appended_channel(run_id)))
 
     def _catch_up(self, follower: _Follower) -> None:
-        """Read what the run's log holds beyond the follower, unless a read is under way (it
-        then reads once more before it stops)."""
-        follower.stale = True
-        if not follower.fetching and not follower.done:
-            follower.fetching = True
-            self._chore(self._fetch(follower))
-
-    async def _fetch(self, follower: _Follower) -> None:
-        run_id, log = follower.run_id, self.log_key(follower.run_id)
-        try:
-            while follower.stale and not follower.done:
-                follower.stale = False
-                if follower.base < 0:
-                    latest = await self.retrying(lambda: self.redis.xrevrange(log, count=1))
-                    follower.base = _seq(latest[0][0]) if latest else 0
-                    follower.ready.set()
-                    if latest and _event(latest[0]).name == EventName.RUN_END:
-                        follower.finish()
-                    continue
-                entries = await self.retrying(
-                    lambda: self.redis.xrange(
-                        log, min=f"{follower.last + 1}-0", count=FOLLOWER_READ_BATCH
-                    )
-                )
-                if not entries:
-                    continue
-                follower.events.extend(_event(e) for e in entries)
-                follower.wake()
-                if follower.events[-1].name == EventName.RUN_END:
-                    follower.finish()
-                elif len(entries) == FOLLOWER_READ_BATCH:
-                    follower.stale = True
-                # As in the SSE layer: let a fast run's events gather into fewer, larger reads.
-                await asyncio.sleep(COALESCE_SECONDS)
-        except StoreUnavailable as exc:
-            logger.warning("following run %s stopped: %s", run_id, exc)
-            self._abandon(follower)
-        finally:
-            follower.fetching = False
+        """Have the log read beyond the follower: soon, together with every other follower
+        that has news, in one pipelined round trip."""
         if follower.done:
-            await self._unlisten(self.appended_channel(run_id))
+            return
+        self._stale[follower.run_id] = follower
+        if self._fetcher is None or self._fetcher.done():
+            self._fetcher = asyncio.create_task(self._fetch_stale(), name="follow-fetch")
+
+    async def _fetch_stale(self) -> None:
+        # One task reads for every follower of the process, batch after batch: a thousand
+        # busy runs cost a few round trips, not a thousand competing reads.
+        while self._stale:
+            batch = [self._stale.pop(run_id) for run_id in list(self._stale)[:FETCH_BATCH]]
+
+            async def read_logs(batch: list[_Follower] = batch) -> list[Any]:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for follower in batch:
+                        log = self.log_key(follower.run_id)
+                        if follower.base < 0:
+                            pipe.xrevrange(log, count=1)
+                        else:
+                            pipe.xrange(log, min=f"{follower.last + 1}-0", count=FOLLOWER_READ)
+                    return list(await pipe.execute())
+
+            try:
+                replies = await self.retrying(read_logs)
+            except StoreUnavailable as exc:
+                logger.warning("following %d runs stopped: %s", len(batch), exc)
+                for follower in batch:
+                    self._abandon(follower)
+                continue
+            for follower, entries in zip(batch, replies, strict=True):
+                self._take(follower, entries)
+            # As in the SSE layer: let a fast run's events gather into fewer, larger reads.
+            await asyncio.sleep(COALESCE_SECONDS)
+
+    def _take(self, follower: _Follower, entries: list[Any]) -> None:
+        if follower.done:
+            return
+        if follower.base < 0:  # the first read: where the log ends now
+            follower.base = _seq(entries[0][0]) if entries else 0
+            follower.ready.set()
+            if entries and _event(entries[0]).name == EventName.RUN_END:
+                self._finish(follower)
+            return
+        if not entries:
+            return
+        follower.events.extend(_event(e) for e in entries)
+        follower.wake()
+        if follower.events[-1].name == EventName.RUN_END:
+            self._finish(follower)
+        elif len(entries) == FOLLOWER_READ:
+            self._catch_up(follower)
+
+    def _finish(self, follower: _Follower) -> None:
+        follower.finish()
+        self._chore(self._unlisten(self.appended_channel(follower.run_id)))
 
     async def _sweep(self) -> None:
         """Every few seconds, each followed run's last seq against its follower's: catches
@@ -597,8 +614,7 @@ class RedisStore(RedisThreads):
                     break
                 for follower, last in zip(chunk, seqs, strict=True):
                     if last is None:  # the run has expired
-                        follower.finish()
-                        self._chore(self._unlisten(self.appended_channel(follower.run_id)))
+                        self._finish(follower)
                     elif follower.base < 0 or int(last) > follower.last:
                         self._catch_up(follower)
 
@@ -717,7 +733,7 @@ class RedisStore(RedisThreads):
                 with contextlib.suppress(*_UNREACHABLE):
                     await self.redis.hdel(self.beats_key(), self._process_id)
                     await self.redis.delete(self.owned_key(self._process_id))
-        for task in [self._sweeper, *self._chores]:
+        for task in [self._sweeper, self._fetcher, *self._chores]:
             if task is not None:
                 task.cancel()
         await asyncio.gather(*self._chores, return_exceptions=True)
