@@ -57,9 +57,18 @@ async def watch_loop(lag: Histogram, gc_pauses: Histogram) -> None:
             pauses.drain(gc_pauses)
 
 
+# CPython collects its youngest generation every 700 allocations by default. Ten thousand
+# streams sending heartbeats allocate that many every few milliseconds, and whatever is alive
+# at that moment (a heartbeat being sent) is promoted, until a quarter of the heap is
+# "pending" and a full collection walks every object: seconds, with millions of them. Rarer
+# young collections let such objects die young, by reference counting, as they do.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
 def settle_startup_objects() -> None:
     """What start-up allocated (modules, the graph, LangChain's classes) lives as long as the
     process: moved out of the collector's sight, so full collections walk only what streams
-    and runs allocate later."""
+    and runs allocate later. And collections made rarer (see GC_THRESHOLDS)."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

@@ -388,24 +388,28 @@ def _outgoing_connections(contender: Contender) -> int:
     return total
 
 
+async def _create_paused_run(client: httpx.AsyncClient) -> str:
+    for attempt in range(3):
+        try:
+            response = await client.post("/runs", json={"input": {"pause": 3600, "tokens": 1}})
+            break
+        except httpx.TransportError:
+            # A keep-alive connection the server closed (a long pause of its loop) just as
+            # the request went out on it: the request never reached the app.
+            if attempt == 2:
+                raise
+    if response.status_code != 201:
+        raise RuntimeError(f"POST /runs: {response.status_code} {response.text}")
+    return response.json()["run_id"]
+
+
 async def _create_paused_runs(client: httpx.AsyncClient, n: int) -> list[str]:
     run_ids: list[str] = []
     # In rounds: httpx's pool slows down with thousands of requests waiting on it.
     for start in range(0, n, 100):
-        for attempt in range(3):
-            try:
-                created = await asyncio.gather(
-                    *(
-                        client.post("/runs", json={"input": {"pause": 3600, "tokens": 1}})
-                        for _ in range(min(100, n - start))
-                    )
-                )
-                break
-            except httpx.TransportError:
-                # A keep-alive connection the server closed just as it was reused.
-                if attempt == 2:
-                    raise
-        run_ids += [r.json()["run_id"] for r in created]
+        run_ids += await asyncio.gather(
+            *(_create_paused_run(client) for _ in range(min(100, n - start)))
+        )
     return run_ids
 
 
@@ -419,7 +423,7 @@ async def idle_redis(contenders: list[Contender], sizes: Sizes) -> list[Row]:
     for runs in (n, max(1, n // 100)):
         redis = servers.RedisServer()
         contender = servers.gateway(
-            "gateway (redis)", logs, store_url=redis.url, heartbeat_seconds=1
+            "gateway (redis)", logs, store_url=redis.url, heartbeat_seconds=1, max_runs=2 * n
         )
         try:
             rows.append(await _idle_row(contender, n, runs, sizes))
