@@ -624,6 +624,7 @@ class RedisStore(RedisThreads):
         follower.finish()
         if self._followers.get(follower.run_id) is follower:
             del self._followers[follower.run_id]
+            self._chore(self._unlisten(self.appended_channel(follower.run_id)))
 
     def _chore(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(work)
