@@ -353,6 +353,28 @@ def make_server(
         srv.stop(signal.SIGKILL)
 
 
+Spawn = Callable[..., Server]
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Spawn]:
+    """Starts gateways with the given settings; each is killed when the test ends."""
+    started: list[Server] = []
+
+    def make(**settings: object) -> Server:
+        srv = start_server(tmp_path, None, **settings)
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop(signal.SIGKILL)
+
+
+def client_for(srv: Server) -> httpx.Client:
+    return httpx.Client(base_url=srv.url, timeout=httpx.Timeout(20, connect=5))
+
+
 @pytest.fixture
 def client(server: Server) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=httpx.Timeout(20, connect=5)) as c:

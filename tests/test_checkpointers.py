@@ -7,34 +7,22 @@ import concurrent.futures
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, TESTS, PostgresServer, RedisServer, Server, free_port, start_server
+from conftest import (
+    ROOT,
+    TESTS,
+    PostgresServer,
+    RedisServer,
+    Spawn,
+    free_port,
+)
+from conftest import client_for as client
 from sse import FAST, read_events
 
 APPROVE = {**FAST, "topic": "restarts", "approve": True}
-Spawn = Callable[..., Server]
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Spawn]:
-    started: list[Server] = []
-
-    def make(**settings: object) -> Server:
-        srv = start_server(tmp_path, None, **settings)
-        started.append(srv)
-        return srv
-
-    yield make
-    for srv in started:
-        srv.stop(signal.SIGKILL)
-
-
-def client(srv: Server) -> httpx.Client:
-    return httpx.Client(base_url=srv.url, timeout=httpx.Timeout(20, connect=5))
 
 
 def pause_on(c: httpx.Client, thread_id: str) -> dict:

@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-import signal
+import functools
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
-import httpx
 import pytest
-from conftest import PostgresServer, RedisClusterServers, Server, start_server
+from conftest import PostgresServer, RedisClusterServers, Spawn
+from conftest import client_for as client
 from sse import FAST, BackgroundReader, read_events, start_run, wait_status
 
-Spawn = Callable[..., Server]
 APPROVE = {**FAST, "topic": "clusters", "approve": True}
 
 
 @pytest.fixture
 def spawn(
-    tmp_path: Path, redis_cluster: RedisClusterServers, postgres_server: PostgresServer
-) -> Iterator[Spawn]:
-    started: list[Server] = []
-
-    def make(**settings: object) -> Server:
-        shared = {"store_url": redis_cluster.url, "checkpointer": postgres_server.url}
-        srv = start_server(tmp_path, None, **{**shared, **settings})
-        started.append(srv)
-        return srv
-
-    yield make
-    for srv in started:
-        srv.stop(signal.SIGKILL)
-
-
-def client(srv: Server) -> httpx.Client:
-    return httpx.Client(base_url=srv.url, timeout=httpx.Timeout(20, connect=5))
+    spawn: Spawn, redis_cluster: RedisClusterServers, postgres_server: PostgresServer
+) -> Spawn:
+    return functools.partial(spawn, store_url=redis_cluster.url, checkpointer=postgres_server.url)
 
 
 def test_runs_spread_over_every_master_and_resume_on_either_process(

@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, TESTS, RedisServer, Server, free_port, start_server
+from conftest import ROOT, TESTS, RedisServer, Spawn, free_port
+from conftest import client_for as client
 from sse import FAST, BackgroundReader, Received, read_events, start_run, wait_status
-
-Spawn = Callable[..., Server]
 
 
 @pytest.fixture
-def spawn(tmp_path: Path, redis_server: RedisServer) -> Iterator[Spawn]:
-    started: list[Server] = []
-
-    def make(store_url: str = redis_server.url, **settings: object) -> Server:
-        srv = start_server(tmp_path, None, store_url=store_url, **settings)
-        started.append(srv)
-        return srv
-
-    yield make
-    for srv in started:
-        srv.stop(signal.SIGKILL)
-
-
-def client(srv: Server) -> httpx.Client:
-    return httpx.Client(base_url=srv.url, timeout=httpx.Timeout(20, connect=5))
+def spawn(spawn: Spawn, redis_server: RedisServer) -> Spawn:
+    """Gateways over the shared Redis, unless a test names another store."""
+    return functools.partial(spawn, store_url=redis_server.url)
 
 
 def test_a_run_started_on_one_process_resumes_on_another(spawn: Spawn) -> None:
