@@ -12,6 +12,8 @@ const NODE_W = 150;
 const NODE_H = 46;
 const GAP_X = 28;
 const GAP_Y = 44;
+// How long to wait before asking again when the gateway could not be reached at all.
+const RETRY_MS = 1000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -97,6 +99,8 @@ function askForKey(rejected) {
 }
 
 // fetch, with `Authorization: Bearer <key>` once a key is known; a 401 asks for one (again).
+// Like fetch, it rejects only when no response came at all (network down, connection cut):
+// every caller says so to the person or tries again, so no failure goes unhandled.
 async function api(url, options = {}) {
   for (;;) {
     const key = sessionStorage.getItem(KEY_ITEM);
@@ -120,6 +124,10 @@ async function postJSON(url, body) {
 function showRunError(message) {
   $("run-error").hidden = !message;
   $("run-error").textContent = message || "";
+}
+
+function unreachable(error) {
+  return `the gateway could not be reached (${error.message})`;
 }
 
 // ---------- the graph ----------
@@ -368,7 +376,20 @@ async function streamUrl(runId, lastId) {
 
 async function connect(runId, lastId) {
   view.connecting = runId;
-  const url = await streamUrl(runId, lastId);
+  let url;
+  try {
+    url = await streamUrl(runId, lastId);
+  } catch {
+    // The address could not be asked for: try again shortly, as an EventSource itself does
+    // after a network error, from wherever the stream has got to by then.
+    if (view.connecting === runId && view.runId === runId) {
+      setConn("reconnecting");
+      setTimeout(() => {
+        if (view.connecting === runId && view.runId === runId) connect(runId, view.lastId);
+      }, RETRY_MS);
+    }
+    return;
+  }
   if (view.connecting !== runId || view.runId !== runId) return; // the page moved on meanwhile
   if (!url) {
     setConn("closed");
@@ -402,7 +423,13 @@ async function connect(runId, lastId) {
 
 async function explainClosed(runId) {
   if (view.ended) return;
-  const response = await api(`/runs/${encodeURIComponent(runId)}`);
+  let response;
+  try {
+    response = await api(`/runs/${encodeURIComponent(runId)}`);
+  } catch (error) {
+    showRunError(`${unreachable(error)}; press Drop connection to try again`);
+    return;
+  }
   if (response.status === 404) {
     showRunError(`run ${runId} is unknown here (it may have expired)`);
   } else if (response.ok) {
@@ -432,10 +459,17 @@ function attach(runId) {
 // ---------- the thread: conversation, runs, and what it waits for ----------
 
 async function loadThread(threadId) {
-  const [thread, runs] = await Promise.all([
-    api(`/threads/${enc(threadId)}`),
-    api(`/threads/${enc(threadId)}/runs`),
-  ]);
+  let thread;
+  let runs;
+  try {
+    [thread, runs] = await Promise.all([
+      api(`/threads/${enc(threadId)}`),
+      api(`/threads/${enc(threadId)}/runs`),
+    ]);
+  } catch (error) {
+    showRunError(unreachable(error));
+    return null;
+  }
   if (thread.status === 404) {
     showRunError(`thread ${threadId} is unknown here`);
     return null;
@@ -554,9 +588,16 @@ async function resumeFromForm() {
 
 async function resume(value) {
   showRunError("");
-  const { response, body } = await postJSON(`/threads/${enc(view.threadId)}/runs`, {
-    command: { resume: value },
-  });
+  let response;
+  let body;
+  try {
+    ({ response, body } = await postJSON(`/threads/${enc(view.threadId)}/runs`, {
+      command: { resume: value },
+    }));
+  } catch (error) {
+    showRunError(unreachable(error));
+    return;
+  }
   if (!response.ok) {
     showRunError(body.message || `HTTP ${response.status}`);
     return;
@@ -608,13 +649,21 @@ async function start() {
     setAddress(threadId, body.run_id);
     attach(body.run_id);
     if (threadId) loadThread(threadId);
+  } catch (error) {
+    $("input-error").textContent = unreachable(error);
+    $("input-error").hidden = false;
   } finally {
     $("start").disabled = false;
   }
 }
 
 async function cancel() {
-  if (view.runId) await api(`/runs/${encodeURIComponent(view.runId)}/cancel`, { method: "POST" });
+  if (!view.runId) return;
+  try {
+    await api(`/runs/${encodeURIComponent(view.runId)}/cancel`, { method: "POST" });
+  } catch (error) {
+    showRunError(unreachable(error));
+  }
 }
 
 function fromLocation() {
@@ -641,7 +690,13 @@ async function main() {
     setAddress(null, null);
   });
   window.addEventListener("popstate", () => show(fromLocation()));
-  const response = await api("/graph");
+  let response;
+  try {
+    response = await api("/graph");
+  } catch (error) {
+    showRunError(`${unreachable(error)}; reload the page to try again`);
+    return;
+  }
   drawGraph(await response.json());
   await show(fromLocation());
   document.body.dataset.ready = "true";

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import ROOT, Server
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 from proxy import CuttableProxy
 
 DEMO_NODES = ["plan", "research_web", "research_docs", "merge", "lookup", "write"]
@@ -172,6 +172,35 @@ def test_the_browser_reconnects_by_itself_after_a_network_failure(
         expect(page.locator("#conn")).to_have_text("open", timeout=10_000)
         wait_run_status(page, "success")
         assert_log_is_the_whole_run(page, base, run_id)
+
+
+def test_requests_the_network_drops_are_tried_again_or_reported(page: Page, server: Server) -> None:
+    # The page asks for a run's stream address before every connect; the first two asks
+    # fail as a cut connection does (no response at all).
+    dropped: list[str] = []
+
+    def drop_two(route: Route) -> None:
+        if len(dropped) < 2:
+            dropped.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/runs/[^/?]+$"), drop_two)
+    open_page(page, server.url)
+    run_id = start(page, delay=0.05, tokens=30, token_delay=0.02)
+    wait_run_status(page, "success")
+    assert len(dropped) == 2
+    assert_log_is_the_whole_run(page, server.url, run_id)
+    conn = page.evaluate("window.__conn")
+    assert conn.index("reconnecting") < conn.index("open"), conn
+
+    # An action whose request gets no answer says so, and nothing is left unhandled.
+    page.route(re.compile(r"/runs/[^/?]+/cancel$"), lambda route: route.abort("failed"))
+    run_id = start(page, delay=1)
+    expect(page.locator("#run-status")).to_have_text("running")
+    page.click("#cancel")
+    expect(page.locator("#run-error")).to_contain_text("the gateway could not be reached")
 
 
 def test_a_failing_node_shows_its_error(page: Page, server: Server) -> None:
