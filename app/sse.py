@@ -8,9 +8,9 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
-import anyio
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import ServerSentEvent
 
+from app.event_stream import EventStream
 from app.events import Event, EventName, is_dialect_event
 from app.metrics import Metrics
 from app.settings import Settings
@@ -98,46 +98,26 @@ async def frames(
                 await asyncio.sleep(COALESCE_SECONDS)
 
 
-async def _until_shutdown(
-    chunks: AsyncIterator[bytes], shutdown: anyio.Event, on_shutdown: Callable[[], Awaitable[None]]
-) -> AsyncIterator[bytes]:
-    """Follow the stream; once the server is stopping, ask for the runs to be cancelled and
-    pass on what they still write (their run.end) within the grace period."""
-
-    async def watch() -> None:
-        await shutdown.wait()
-        await on_shutdown()
-
-    # A plain task rather than a task group: a cancel scope must not span a generator's yields.
-    watcher = asyncio.create_task(watch())
-    try:
-        async with contextlib.aclosing(chunks):
-            async for chunk in chunks:
-                yield chunk
-    finally:
-        watcher.cancel()
-
-
 def event_stream_response(
     chunks: AsyncIterator[bytes],
     settings: Settings,
     on_shutdown: Callable[[], Awaitable[None]],
     metrics: Metrics,
     headers: dict[str, str] | None = None,
-) -> EventSourceResponse:
-    shutdown = anyio.Event()
-
+) -> EventStream:
     def counted_heartbeat() -> ServerSentEvent:
         metrics.heartbeats.inc()
         return heartbeat()
 
-    return EventSourceResponse(
-        _until_shutdown(chunks, shutdown, on_shutdown),
+    # Once the server is stopping, the runs are asked to stop, and what they still write (their
+    # run.end) is passed on within the grace period.
+    return EventStream(
+        chunks,
         ping=settings.heartbeat_seconds,
         ping_message_factory=counted_heartbeat,
         sep=SEP,
         send_timeout=settings.send_timeout_seconds,
-        shutdown_event=shutdown,
+        on_shutdown=on_shutdown,
         shutdown_grace_period=settings.shutdown_grace_seconds,
         headers={"Cache-Control": "no-store", **(headers or {})},
         media_type="text/event-stream; charset=utf-8",
