@@ -98,9 +98,13 @@ async def open_stream(
     return result
 
 
-async def hold_stream(port: int, path: str, stop: asyncio.Event, gaps: list[float]) -> bool:
+async def hold_stream(
+    port: int, path: str, watch: asyncio.Event, stop: asyncio.Event, gaps: list[float]
+) -> bool:
     """Keep a stream open until `stop`, noting the longest silence between two reads (the
-    heartbeats of an idle run) into `gaps`; False when the stream could not be opened."""
+    heartbeats of an idle run) from `watch` on into `gaps`; False when the stream could not be
+    opened. Silences before `watch` are not counted: the bench's own process may be busy then
+    (counting the server's connections walks every socket it has)."""
     writer = None
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -119,10 +123,11 @@ async def hold_stream(port: int, path: str, stop: asyncio.Event, gaps: list[floa
             if not read.result():
                 waiting.cancel()
                 return False
-            now = time.perf_counter()
-            if last is not None:
-                longest = max(longest, now - last)
-            last = now
+            if watch.is_set():
+                now = time.perf_counter()
+                if last is not None:
+                    longest = max(longest, now - last)
+                last = now
             read = asyncio.ensure_future(reader.read(65536))
         gaps.append(longest)
         return True

@@ -446,10 +446,10 @@ async def _idle_row(contender: Contender, n: int, runs: int, sizes: Sizes) -> Ro
         creating = time.perf_counter() - started
         await asyncio.sleep(2)
         after_runs = contender.rss()
-        stop, gaps = asyncio.Event(), []
+        watch, stop, gaps = asyncio.Event(), asyncio.Event(), []
         holders = [
             asyncio.create_task(
-                hold_stream(contender.port, f"/runs/{run_ids[i % runs]}/stream", stop, gaps)
+                hold_stream(contender.port, f"/runs/{run_ids[i % runs]}/stream", watch, stop, gaps)
             )
             for i in range(n)
         ]
@@ -457,6 +457,7 @@ async def _idle_row(contender: Contender, n: int, runs: int, sizes: Sizes) -> Ro
         opened_at = (await client.get("/metrics")).text
         after_streams = contender.rss()
         connections = _outgoing_connections(contender)
+        watch.set()
         await asyncio.sleep(sizes.idle_redis_watch_seconds)
         metrics = (await client.get("/metrics")).text
         stop.set()
