@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from playwright.sync_api import Browser, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,6 +191,40 @@ class RedisClusterServers:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+    def _clients(self) -> list[redis.Redis]:
+        return [redis.Redis(port=node.port, socket_timeout=10) for node in self.nodes]
+
+    def owner(self, key: str) -> tuple[int, int]:
+        """(the slot of `key`, the index of the node serving it)."""
+        clients = self._clients()
+        slot = int(clients[0].execute_command("CLUSTER", "KEYSLOT", key))
+        for start, end, (_, port, *_rest), *_replicas in clients[0].execute_command(
+            "CLUSTER", "SLOTS"
+        ):
+            if start <= slot <= end:
+                return slot, next(i for i, n in enumerate(self.nodes) if n.port == port)
+        raise AssertionError(f"no node serves slot {slot}")
+
+    def move_slot(self, slot: int, source: int, target: int) -> None:
+        """Migrates one slot and its keys from node `source` to node `target`, in the order
+        `redis-cli --cluster reshard` does: importing and migrating, the keys, then every
+        node told the new owner (the target first, the source next)."""
+        clients = self._clients()
+        ids = [client.execute_command("CLUSTER", "MYID").decode() for client in clients]
+        clients[target].execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
+        clients[source].execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+        to = ("127.0.0.1", self.nodes[target].port, "", 0, 5000)
+        while keys := clients[source].execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+            clients[source].execute_command("MIGRATE", *to, "KEYS", *keys)
+        others = [i for i in range(len(clients)) if i not in (source, target)]
+        for index in (target, source, *others):
+            clients[index].execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target])
+
+    def listeners(self, index: int, channel: str) -> int:
+        """How many connections listen to shard channel `channel` on node `index`."""
+        reply = self._clients()[index].execute_command("PUBSUB", "SHARDNUMSUB", channel)
+        return int(reply[1])
 
 
 class PostgresServer:

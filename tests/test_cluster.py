@@ -98,3 +98,31 @@ def test_a_killed_process_s_runs_end_as_worker_lost_by_the_other(spawn: Spawn) -
         assert [e.name for e in reader.events[-2:]] == ["run.error", "run.end"]
         assert reader.events[-2].data["error"]["type"] == "WorkerLost"
         assert [e.seq for e in reader.events] == list(range(1, len(reader.events) + 1))
+
+
+def test_after_a_run_s_slot_moves_its_readers_and_its_cancel_follow_it(
+    spawn: Spawn, redis_cluster: RedisClusterServers
+) -> None:
+    a, b = spawn(), spawn()
+    with client(a) as on_a, client(b) as on_b:
+        run_id = start_run(on_a, delay=10)
+        wait_status(on_b, run_id, "running")
+        reader = BackgroundReader(on_b, f"/runs/{run_id}/stream")
+        reader.wait_for(2)
+        channels = [f"sse-gateway:run:{{{run_id}}}:{kind}" for kind in ("appended", "control")]
+        slot, source = redis_cluster.owner(channels[0])
+        assert [redis_cluster.listeners(source, c) for c in channels] == [1, 1]
+        target = (source + 1) % len(redis_cluster.nodes)
+        redis_cluster.move_slot(slot, source, target)
+
+        # The node that served the slot let go of its listeners; they listen on the new one:
+        # b for the run's appends (its reader), a for the run's control (the cancel below).
+        deadline = time.monotonic() + 5
+        while [redis_cluster.listeners(target, c) for c in channels] != [1, 1]:
+            assert time.monotonic() < deadline, "nobody listens where the slot went"
+            time.sleep(0.05)
+        assert on_b.post(f"/runs/{run_id}/cancel").status_code == 202
+        assert reader.finished(10)
+    received = reader.events
+    assert [e.seq for e in received] == list(range(1, len(received) + 1))
+    assert received[-1].name == "run.end" and received[-1].data["status"] == "cancelled"

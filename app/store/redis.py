@@ -645,6 +645,7 @@ class RedisStore(RedisThreads):
                 sharded=self.cluster,
                 on_message=self._on_message,
                 on_subscribed=self._on_subscribed,
+                on_moved=self._on_moved,
             )
         return listener
 
@@ -674,6 +675,20 @@ class RedisStore(RedisThreads):
             message = data.decode()
             if message in CONTROL_KINDS:
                 self._control.put_nowait((message, run_id))  # type: ignore[arg-type]
+
+    def _on_moved(self, channel: str) -> None:
+        self._chore(self._listen_where_it_went(channel))
+
+    async def _listen_where_it_went(self, channel: str) -> None:
+        run_id, kind = _run_channel(channel)
+        with contextlib.suppress(StoreUnavailable):
+            # A command on the run's slot teaches the cluster client where the slot lives now
+            # (it follows the MOVED answer and updates its map).
+            await self.retrying(lambda: self.redis.exists(self.meta_key(run_id)))
+        wanted = run_id in self._followers if kind == "appended" else run_id in self._owned
+        if wanted:
+            logger.info("run %s's slot has moved: listening on its new node", run_id)
+            await self._listen(channel)
 
     def _on_subscribed(self, channel: str) -> None:
         # After a reconnect too: whatever was announced meanwhile is lost, the log is not.

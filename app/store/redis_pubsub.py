@@ -4,6 +4,10 @@ A process listens to one channel per run it follows (each append announces itsel
 one per run it owns (cancel, idle and start requests for it), so ten thousand followed runs cost
 one connection, not ten thousand blocking reads. Pub/sub delivers at most once: whoever listens
 must also look at the log itself after every (re)subscription, which `on_subscribed` reports.
+
+On a cluster, a node that stops serving a slot (its slot migrated away) unsubscribes its
+listeners from that slot's shard channels without being asked: `on_moved` reports each, so the
+channel is listened to again on the node that serves it now.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
@@ -38,15 +44,18 @@ class Listener:
         sharded: bool,
         on_message: Handler,
         on_subscribed: Callable[[str], None],
+        on_moved: Callable[[str], None] = lambda channel: None,
     ) -> None:
         self._pubsub = client.pubsub()
         self._client = client
         self._sharded = sharded
         self._on_message = on_message
         self._on_subscribed = on_subscribed
+        self._on_moved = on_moved
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         self._wanted: set[str] = set()
         self._unsent: set[str] = set()  # wanted, but Redis was away when asked
+        self._leaving: Counter[str] = Counter()  # unsubscribes asked for, not yet confirmed
         # Subscribes and unsubscribes go out in the order they were asked for, so a reader
         # that leaves and one that comes back at once leave the channel subscribed.
         self._lock = asyncio.Lock()
@@ -78,6 +87,7 @@ class Listener:
             if channel in self._wanted:
                 return
             with contextlib.suppress(*_UNREACHABLE):
+                self._leaving[channel] += 1
                 if self._sharded:
                     await self._pubsub.sunsubscribe(channel)
                 else:
@@ -114,8 +124,14 @@ class Listener:
             except _UNREACHABLE as exc:
                 # redis-py reconnects and subscribes again on the next read.
                 logger.warning("pub/sub connection lost (%s); reconnecting", exc)
+                self._leaving.clear()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+                continue
+            except ResponseError as exc:
+                # A subscription this node refused (a slot it no longer serves, learnt before
+                # the cluster's map was): its readers still get every event from the log.
+                logger.warning("pub/sub: %s", exc)
                 continue
             if message is None:
                 continue
@@ -128,6 +144,22 @@ class Listener:
                 if confirmed is not None and not confirmed.done():
                     confirmed.set_result(None)
                 self._on_subscribed(channel)
+            elif kind in ("unsubscribe", "sunsubscribe"):
+                if self._leaving[channel] > 0:
+                    self._leaving[channel] -= 1
+                    if not self._leaving[channel]:
+                        del self._leaving[channel]
+                elif channel in self._wanted:
+                    self._moved(channel)
+
+    def _moved(self, channel: str) -> None:
+        self._wanted.discard(channel)
+        self._unsent.discard(channel)
+        self._confirmations.pop(channel, None)
+        # redis-py would subscribe it here again after a reconnect: this node no longer can.
+        self._pubsub.shard_channels.pop(channel, None)
+        self._pubsub.shard_channels.pop(channel.encode(), None)
+        self._on_moved(channel)
 
     async def close(self) -> None:
         if self._task is not None:
