@@ -141,11 +141,12 @@ def _cluster_port() -> int:
 
 
 class RedisClusterServers:
-    """Three Debian redis-servers as one Redis Cluster of three masters (no replicas)."""
+    """Debian redis-servers as one Redis Cluster: three masters, each with `replicas`."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, replicas: int = 0, node_timeout_ms: int = 5000) -> None:
+        self.replicas = replicas
         self.nodes = []
-        for index in range(3):
+        for index in range(3 * (1 + replicas)):
             folder = directory / f"node{index}"
             folder.mkdir()
             port = _cluster_port()
@@ -158,7 +159,7 @@ class RedisClusterServers:
                     "--cluster-config-file",
                     str(folder / "nodes.conf"),
                     "--cluster-node-timeout",
-                    "5000",
+                    str(node_timeout_ms),
                 )
             )
         self.url = f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
@@ -167,8 +168,9 @@ class RedisClusterServers:
         for node in self.nodes:
             node.start()
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        replicas = ["--cluster-replicas", str(self.replicas)]
         subprocess.run(
-            ["redis-cli", "--cluster", "create", *addresses, "--cluster-yes"],
+            ["redis-cli", "--cluster", "create", *addresses, *replicas, "--cluster-yes"],
             capture_output=True,
             check=True,
             timeout=30,
@@ -182,7 +184,9 @@ class RedisClusterServers:
                     text=True,
                     timeout=10,
                 ).stdout
-                if "cluster_state:ok" in info:
+                if "cluster_state:ok" in info and "master_link_status:down" not in _replication(
+                    node.port
+                ):
                     break
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the Redis Cluster did not come up:\n{info}")
@@ -195,13 +199,18 @@ class RedisClusterServers:
     def _clients(self) -> list[redis.Redis]:
         return [redis.Redis(port=node.port, socket_timeout=10) for node in self.nodes]
 
+    def kill(self, index: int) -> None:
+        process = self.nodes[index].process
+        assert process is not None
+        process.kill()
+        process.wait(10)
+
     def owner(self, key: str) -> tuple[int, int]:
-        """(the slot of `key`, the index of the node serving it)."""
-        clients = self._clients()
-        slot = int(clients[0].execute_command("CLUSTER", "KEYSLOT", key))
-        for start, end, (_, port, *_rest), *_replicas in clients[0].execute_command(
-            "CLUSTER", "SLOTS"
-        ):
+        """(the slot of `key`, the index of the node serving it), as a running node sees it."""
+        running = next(n for n in self.nodes if n.process and n.process.poll() is None)
+        client = redis.Redis(port=running.port, socket_timeout=10)
+        slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))
+        for start, end, (_, port, *_rest), *_replicas in client.execute_command("CLUSTER", "SLOTS"):
             if start <= slot <= end:
                 return slot, next(i for i, n in enumerate(self.nodes) if n.port == port)
         raise AssertionError(f"no node serves slot {slot}")
@@ -223,8 +232,18 @@ class RedisClusterServers:
 
     def listeners(self, index: int, channel: str) -> int:
         """How many connections listen to shard channel `channel` on node `index`."""
-        reply = self._clients()[index].execute_command("PUBSUB", "SHARDNUMSUB", channel)
-        return int(reply[1])
+        client = redis.Redis(port=self.nodes[index].port, socket_timeout=10)
+        return int(client.execute_command("PUBSUB", "SHARDNUMSUB", channel)[1])
+
+
+def _replication(port: int) -> str:
+    """INFO replication of one node: a replica says whether its first sync is done."""
+    return subprocess.run(
+        ["redis-cli", "-p", str(port), "info", "replication"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    ).stdout
 
 
 class PostgresServer:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from conftest import PostgresServer, RedisClusterServers, Spawn
@@ -123,6 +125,46 @@ def test_after_a_run_s_slot_moves_its_readers_and_its_cancel_follow_it(
             time.sleep(0.05)
         assert on_b.post(f"/runs/{run_id}/cancel").status_code == 202
         assert reader.finished(10)
+    received = reader.events
+    assert [e.seq for e in received] == list(range(1, len(received) + 1))
+    assert received[-1].name == "run.end" and received[-1].data["status"] == "cancelled"
+
+
+@pytest.fixture
+def replicated(tmp_path: Path) -> Iterator[RedisClusterServers]:
+    """A cluster of its own, each master with a replica, that notices a failure in 1 s."""
+    cluster = RedisClusterServers(tmp_path, replicas=1, node_timeout_ms=1000)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_after_a_master_fails_its_replica_serves_the_run_s_readers_and_cancel(
+    spawn: Spawn, replicated: RedisClusterServers
+) -> None:
+    a, b = spawn(store_url=replicated.url), spawn(store_url=replicated.url)
+    with client(a) as on_a, client(b) as on_b:
+        run_id = start_run(on_a, delay=10)
+        wait_status(on_b, run_id, "running")
+        reader = BackgroundReader(on_b, f"/runs/{run_id}/stream")
+        reader.wait_for(2)
+        channels = [f"sse-gateway:run:{{{run_id}}}:{kind}" for kind in ("appended", "control")]
+        _, master = replicated.owner(channels[0])
+        assert [replicated.listeners(master, c) for c in channels] == [1, 1]
+        replicated.kill(master)
+
+        # The replica is promoted, and the processes listen on it once they see it serve.
+        deadline = time.monotonic() + 20
+        while True:
+            _, serving = replicated.owner(channels[0])
+            if serving != master and [replicated.listeners(serving, c) for c in channels] == [1, 1]:
+                break
+            assert time.monotonic() < deadline, "nobody listens on the promoted replica"
+            time.sleep(0.1)
+        assert on_b.post(f"/runs/{run_id}/cancel").status_code == 202
+        assert reader.finished(15)
     received = reader.events
     assert [e.seq for e in received] == list(range(1, len(received) + 1))
     assert received[-1].name == "run.end" and received[-1].data["status"] == "cancelled"

@@ -34,7 +34,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import parse_url
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisClusterException, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -250,6 +250,7 @@ class RedisStore(RedisThreads):
         RedisThreads.__init__(self)
         self._followers: dict[str, _Follower] = {}
         self._listeners: dict[str, Listener] = {}  # by node ("" off a cluster)
+        self._looking: set[str] = set()  # nodes whose channels are being looked for elsewhere
         self._control: asyncio.Queue[tuple[ControlKind, str]] = asyncio.Queue()
         self._chores: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -646,6 +647,7 @@ class RedisStore(RedisThreads):
                 on_message=self._on_message,
                 on_subscribed=self._on_subscribed,
                 on_moved=self._on_moved,
+                on_unreachable=lambda: self._on_unreachable(node),
             )
         return listener
 
@@ -675,6 +677,25 @@ class RedisStore(RedisThreads):
             message = data.decode()
             if message in CONTROL_KINDS:
                 self._control.put_nowait((message, run_id))  # type: ignore[arg-type]
+
+    def _on_unreachable(self, node: str) -> None:
+        if node not in self._looking:
+            self._looking.add(node)
+            self._chore(self._look_where_channels_went(node))
+
+    async def _look_where_channels_went(self, node: str) -> None:
+        """A node this process listens on is unreachable: if the cluster now serves some of
+        its slots elsewhere (a failover), listen to their channels there."""
+        try:
+            # Any node that answers gives the map; none answering leaves it as it was.
+            with contextlib.suppress(*_UNREACHABLE, RedisClusterException):
+                await self.redis.nodes_manager.initialize()
+            listener = self._listeners.get(node)
+            for channel in listener.wanted() if listener is not None else []:
+                if self.redis.get_node_from_key(channel).name != node:
+                    listener.move(channel)
+        finally:
+            self._looking.discard(node)
 
     def _on_moved(self, channel: str) -> None:
         self._chore(self._listen_where_it_went(channel))

@@ -7,7 +7,9 @@ must also look at the log itself after every (re)subscription, which `on_subscri
 
 On a cluster, a node that stops serving a slot (its slot migrated away) unsubscribes its
 listeners from that slot's shard channels without being asked: `on_moved` reports each, so the
-channel is listened to again on the node that serves it now.
+channel is listened to again on the node that serves it now. A node that fails says nothing:
+while the connection to it is down, `on_unreachable` asks whoever owns the listener to look
+where its channels' slots are served now (a replica promoted in its place), and `move` them.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class Listener:
         on_message: Handler,
         on_subscribed: Callable[[str], None],
         on_moved: Callable[[str], None] = lambda channel: None,
+        on_unreachable: Callable[[], None] = lambda: None,
     ) -> None:
         self._pubsub = client.pubsub()
         self._client = client
@@ -52,6 +55,7 @@ class Listener:
         self._on_message = on_message
         self._on_subscribed = on_subscribed
         self._on_moved = on_moved
+        self._on_unreachable = on_unreachable
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         self._wanted: set[str] = set()
         self._unsent: set[str] = set()  # wanted, but Redis was away when asked
@@ -65,6 +69,9 @@ class Listener:
     @property
     def channels(self) -> int:
         return len(self._wanted)
+
+    def wanted(self) -> list[str]:
+        return list(self._wanted)
 
     async def subscribe(self, channel: str) -> None:
         """Listen to `channel`; returns once Redis has confirmed it (or after a short wait,
@@ -125,6 +132,8 @@ class Listener:
                 # redis-py reconnects and subscribes again on the next read.
                 logger.warning("pub/sub connection lost (%s); reconnecting", exc)
                 self._leaving.clear()
+                if self._sharded:
+                    self._on_unreachable()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
@@ -150,9 +159,12 @@ class Listener:
                     if not self._leaving[channel]:
                         del self._leaving[channel]
                 elif channel in self._wanted:
-                    self._moved(channel)
+                    self.move(channel)
 
-    def _moved(self, channel: str) -> None:
+    def move(self, channel: str) -> None:
+        """Stop listening to `channel` here, for `on_moved` to listen to it where it went."""
+        if channel not in self._wanted:
+            return
         self._wanted.discard(channel)
         self._unsent.discard(channel)
         self._confirmations.pop(channel, None)
