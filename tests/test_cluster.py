@@ -159,3 +159,42 @@ def test_after_a_master_fails_its_replica_serves_the_run_s_readers_and_cancel(
 ) -> None:
     # The failed master says nothing: its replica is promoted after a second or two.
     follow_a_run_through(spawn, replicated, lambda slot, node: replicated.kill(node), within=20)
+
+
+def test_after_a_master_restarts_every_run_on_it_is_listened_to_again(
+    spawn: Spawn, redis_cluster: RedisClusterServers
+) -> None:
+    a, b = spawn(), spawn()
+    with client(a) as on_a, client(b) as on_b:
+        run_ids = [start_run(on_a, delay=10) for _ in range(12)]
+        readers = {run_id: BackgroundReader(on_b, f"/runs/{run_id}/stream") for run_id in run_ids}
+        for reader in readers.values():
+            reader.wait_for(2)
+
+        def channels(run_id: str) -> list[str]:
+            return [f"sse-gateway:run:{{{run_id}}}:{kind}" for kind in ("appended", "control")]
+
+        # The master serving the most of them: their channels span several of its slots,
+        # which one SSUBSCRIBE cannot carry after the reconnect.
+        serving = {run_id: redis_cluster.owner(channels(run_id)[0])[1] for run_id in run_ids}
+        node = max(set(serving.values()), key=list(serving.values()).count)
+        on_node = [run_id for run_id in run_ids if serving[run_id] == node]
+        assert len(on_node) >= 2
+        redis_cluster.nodes[node].stop()
+        redis_cluster.nodes[node].start()
+
+        deadline = time.monotonic() + 15
+        wanted = [c for run_id in on_node for c in channels(run_id)]
+        while [redis_cluster.listeners(node, c) for c in wanted] != [1] * len(wanted):
+            assert time.monotonic() < deadline, "runs not listened to after the restart"
+            time.sleep(0.1)
+        for run_id in on_node:
+            assert on_b.post(f"/runs/{run_id}/cancel").status_code == 202
+        for run_id in on_node:
+            assert readers[run_id].finished(15)
+            received = readers[run_id].events
+            assert [e.seq for e in received] == list(range(1, len(received) + 1))
+            assert received[-1].name == "run.end" and received[-1].data["status"] == "cancelled"
+        for run_id in run_ids:
+            if run_id not in on_node:
+                on_b.post(f"/runs/{run_id}/cancel")

@@ -17,11 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
+from types import MethodType
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterPubSub
+from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -50,6 +53,13 @@ class Listener:
         on_unreachable: Callable[[], None] = lambda: None,
     ) -> None:
         self._pubsub = client.pubsub()
+        if sharded:
+            # One SSUBSCRIBE takes the channels of one slot only, and each run's channels have
+            # a slot of their own: after a reconnect, subscribe again slot by slot, as
+            # redis-py's own cluster pub/sub does for each node.
+            self._pubsub._resubscribe_shard_channels = MethodType(  # type: ignore[method-assign]
+                ClusterPubSub._resubscribe_shard_channels, self._pubsub
+            )
         self._client = client
         self._sharded = sharded
         self._on_message = on_message
@@ -107,7 +117,12 @@ class Listener:
                 return
             try:
                 if self._sharded:
-                    await self._pubsub.ssubscribe(*channels)
+                    by_slot: defaultdict[int, list[str]] = defaultdict(list)
+                    for channel in channels:
+                        by_slot[key_slot(channel.encode())].append(channel)
+                    for same_slot in by_slot.values():
+                        await self._pubsub.ssubscribe(*same_slot)
+                        self._unsent.difference_update(same_slot)
                 else:
                     await self._pubsub.subscribe(*channels)
                 self._unsent.difference_update(channels)
