@@ -147,7 +147,7 @@ class Listener:
                 # redis-py reconnects and subscribes again on the next read.
                 logger.warning("pub/sub connection lost (%s); reconnecting", exc)
                 self._leaving.clear()
-                if self._sharded:
+                if self._sharded and self._wanted:
                     self._on_unreachable()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
