@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -15,6 +16,11 @@ logger = logging.getLogger(__name__)
 
 Emitted = list[tuple[str, dict[str, Any]]]
 T = TypeVar("T")
+
+# Redis replicates asynchronously: a master that fails may take the last events of a run with
+# it, after readers have seen them. The writer keeps its last events to append them again,
+# identical, when the log turns out to end before them.
+RESTORE_WINDOW = 64
 
 
 def iso_now() -> str:
@@ -45,6 +51,7 @@ class RunWriter:
         self.run_id = run_id
         self._max_payload = max_payload_bytes
         self.seq = seq
+        self._recent: deque[Event] = deque(maxlen=RESTORE_WINDOW)
 
     def _encode(self, items: Emitted) -> list[Event]:
         ts = now_ms()
@@ -58,8 +65,31 @@ class RunWriter:
         if not items:
             return
         events = self._encode(items)
-        await self._store.append(self.run_id, events)
+        try:
+            await self._store.append(self.run_id, events)
+        except AppendConflict as exc:
+            lost = None if exc.ended else self._lost_after(await self._store.last_seq(self.run_id))
+            if lost is None:
+                raise
+            await self._store.append(self.run_id, [*lost, *events])
+        self._recent.extend(events)
         self.seq = events[-1].seq
+
+    def _lost_after(self, last: int | None) -> list[Event] | None:
+        """This writer's events after `last`, when the log ends before them and all of them are
+        still at hand; None otherwise."""
+        if last is None:
+            return None
+        lost = [event for event in self._recent if event.seq > last]
+        if not lost or lost[0].seq != last + 1:
+            return None
+        logger.warning(
+            "run %s: the store lost events %d to %d; appending them again",
+            self.run_id,
+            lost[0].seq,
+            lost[-1].seq,
+        )
+        return lost
 
     async def end(
         self, items: Emitted, status: RunStatus, *, resync: bool = False
@@ -67,16 +97,20 @@ class RunWriter:
         """Append the run's last events (ending with run.end), closing its log. Returns the
         end when these ended the run; None when it had already ended (another process ended
         it as lost, or it expired). While the store is unreachable this keeps trying."""
+        lost: list[Event] = []
         while True:
             if resync:
-                # Events in flight when the store failed may or may not have landed. (A run
-                # that is gone has no last seq: the append below then says it has ended.)
+                # Events in flight when the store failed may or may not have landed; those that
+                # did not are appended again. (A run that is gone has no last seq: the append
+                # below then says it has ended.)
                 last = await until_stored(lambda: self._store.last_seq(self.run_id), self.run_id)
-                self.seq = last or 0
+                lost = self._lost_after(last) or []
+                if not lost:
+                    self.seq = last or 0
             end = RunEnd(status, iso_now())
             events = self._encode(items)
             try:
-                await self._store.append(self.run_id, events, end)
+                await self._store.append(self.run_id, [*lost, *events], end)
                 await self._store.flush(self.run_id)
             except AppendConflict as exc:
                 if exc.ended:

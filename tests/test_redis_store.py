@@ -134,3 +134,28 @@ def test_after_losing_sight_of_redis_a_process_watches_anew() -> None:
     assert watch.stopped({"a": b"1"}, now=112.9) == []
     assert watch.stopped({"a": b"1"}, now=113) == [("a", b"1")]
     assert watch.stopped({}, now=114) == []  # gone from the hash: claimed by someone
+
+
+async def test_events_a_failover_lost_are_appended_again_as_they_were(
+    stores: tuple[RedisStore, RedisStore],
+) -> None:
+    owner_store, _ = stores
+    owner = await _new_run(owner_store, 5)
+    log_key, meta_key = owner_store.log_key(owner.run_id), owner_store.meta_key(owner.run_id)
+    before = await owner_store.redis.xrange(log_key)
+    # What a promoted replica may hold when its master failed before passing on its last
+    # writes: the log, and its count, without the last two events (readers saw them).
+    await owner_store.redis.delete(log_key)
+    for entry_id, fields in before[:3]:
+        await owner_store.redis.xadd(log_key, fields, id=entry_id)
+    await owner_store.redis.hset(meta_key, "events", 3)
+
+    # The next batch is refused where the log now ends; the one after finds out, and the
+    # writer appends the lost events again, then both batches, then the end.
+    await owner.append([(EventName.CUSTOM, {"i": 5})])
+    await owner.append([(EventName.CUSTOM, {"i": 6})])
+    assert await owner.end([(EventName.RUN_END, {"status": "success"})], RunStatus.SUCCESS)
+    after = await owner_store.redis.xrange(log_key)
+    assert after[:5] == before
+    assert [entry_id for entry_id, _ in after] == [f"{seq}-0".encode() for seq in range(1, 9)]
+    assert await _log(owner_store, owner.run_id) == ["custom"] * 7 + ["run.end"]
