@@ -18,9 +18,10 @@ Emitted = list[tuple[str, dict[str, Any]]]
 T = TypeVar("T")
 
 # Redis replicates asynchronously: a master that fails may take the last events of a run with
-# it, after readers have seen them. The writer keeps its last events to append them again,
-# identical, when the log turns out to end before them.
-RESTORE_WINDOW = 64
+# it, after readers have seen them. The writer keeps its last events (so many, of so many bytes
+# at most) to append them again, identical, when the log turns out to end before them.
+RESTORE_EVENTS = 64
+RESTORE_BYTES = 256 * 1024
 
 
 def iso_now() -> str:
@@ -51,7 +52,8 @@ class RunWriter:
         self.run_id = run_id
         self._max_payload = max_payload_bytes
         self.seq = seq
-        self._recent: deque[Event] = deque(maxlen=RESTORE_WINDOW)
+        self._recent: deque[Event] = deque(maxlen=RESTORE_EVENTS)
+        self._recent_bytes = 0
 
     def _encode(self, items: Emitted) -> list[Event]:
         ts = now_ms()
@@ -72,8 +74,17 @@ class RunWriter:
             if lost is None:
                 raise
             await self._store.append(self.run_id, [*lost, *events])
-        self._recent.extend(events)
+        self._remember(events)
         self.seq = events[-1].seq
+
+    def _remember(self, events: list[Event]) -> None:
+        for event in events:
+            if len(self._recent) == RESTORE_EVENTS:
+                self._recent_bytes -= len(self._recent[0].frame)
+            self._recent.append(event)
+            self._recent_bytes += len(event.frame)
+        while self._recent_bytes > RESTORE_BYTES:
+            self._recent_bytes -= len(self._recent.popleft().frame)
 
     def _lost_after(self, last: int | None) -> list[Event] | None:
         """This writer's events after `last`, when the log ends before them and all of them are
