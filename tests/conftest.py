@@ -388,16 +388,16 @@ def server(
     srv.stop()
 
 
+Spawn = Callable[..., Server]
+
+
 @pytest.fixture
-def make_server(
-    tmp_path: Path, store_url: str, checkpointer_url: str
-) -> Iterator[Callable[..., Server]]:
+def spawn(tmp_path: Path) -> Iterator[Spawn]:
+    """Starts gateways (serving the graph named, or the demo) with the given settings; each is
+    killed when the test ends."""
     started: list[Server] = []
 
     def make(cli_graph: str | None = None, **settings: object) -> Server:
-        settings.setdefault("store_url", store_url)
-        if str(settings["store_url"]).partition("?")[0] == store_url:  # the usual pair
-            settings.setdefault("checkpointer", checkpointer_url)
         srv = start_server(tmp_path, cli_graph, **settings)
         started.append(srv)
         return srv
@@ -407,22 +407,17 @@ def make_server(
         srv.stop(signal.SIGKILL)
 
 
-Spawn = Callable[..., Server]
-
-
 @pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Spawn]:
-    """Starts gateways with the given settings; each is killed when the test ends."""
-    started: list[Server] = []
+def make_server(spawn: Spawn, store_url: str, checkpointer_url: str) -> Spawn:
+    """`spawn`, on the store the test runs over (and its checkpointer) unless told otherwise."""
 
-    def make(**settings: object) -> Server:
-        srv = start_server(tmp_path, None, **settings)
-        started.append(srv)
-        return srv
+    def make(cli_graph: str | None = None, **settings: object) -> Server:
+        settings.setdefault("store_url", store_url)
+        if str(settings["store_url"]).partition("?")[0] == store_url:  # the usual pair
+            settings.setdefault("checkpointer", checkpointer_url)
+        return spawn(cli_graph, **settings)
 
-    yield make
-    for srv in started:
-        srv.stop(signal.SIGKILL)
+    return make
 
 
 def client_for(srv: Server) -> httpx.Client:
