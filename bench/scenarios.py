@@ -564,7 +564,9 @@ async def chaos(contenders: list[Contender], sizes: Sizes) -> list[Row]:
                 "killed runs ended WorkerLost": f"{len(victims)} of {len(victims)}"
                 if victims and chaos_load.ends(victims) == {"error (WorkerLost)": len(victims)}
                 else (f"{chaos_load.ends(victims)}" if victims else "-"),
+                "kill → run.end p50 s": _round(pct(lost_ends, 50)),
                 "kill → run.end max s": _round(max(lost_ends, default=None)),
+                "lease s": CHAOS_LEASE,
                 "wall s": round(time.perf_counter() - started, 1),
             }
         )

@@ -83,7 +83,8 @@ def test_a_thread_paused_on_one_process_is_resumed_on_the_other(spawn: Spawn) ->
 
 
 def test_a_killed_process_s_runs_end_as_worker_lost_by_the_other(spawn: Spawn) -> None:
-    a, b = spawn(run_lease_seconds=1.5), spawn(run_lease_seconds=1.5)
+    lease = 1.5
+    a, b = spawn(run_lease_seconds=lease), spawn(run_lease_seconds=lease)
     with client(a) as on_a, client(b) as on_b:
         run_ids = [start_run(on_a, delay=10) for _ in range(4)]
         readers = [BackgroundReader(on_b, f"/runs/{run_id}/stream") for run_id in run_ids]
@@ -93,7 +94,9 @@ def test_a_killed_process_s_runs_end_as_worker_lost_by_the_other(spawn: Spawn) -
         a.process.kill()
         for run_id in run_ids:
             wait_status(on_b, run_id, "error", timeout=10)
-        assert time.monotonic() - killed < 1.5 * 3
+        # A hang, not a speed, check: several leases, yet under the 10 s default, so a run left
+        # hanging or a lease setting ignored fails it; the latency is a figure of `make bench`.
+        assert time.monotonic() - killed < 5 * lease
         for reader in readers:
             assert reader.finished(10)
     for reader in readers:

@@ -122,11 +122,11 @@ def test_sigterm_cancels_runs_and_ends_open_streams(make_server) -> None:
         run_id = start_run(c, delay=5)
         reader = BackgroundReader(c, f"/runs/{run_id}/stream")
         reader.wait_for(2)
-        started = time.monotonic()
-        code = srv.stop(signal.SIGTERM)
+        # A shutdown that hangs is killed after this timeout (several times the 2 s grace), and
+        # its exit code says so: the bound catches a hang, not a slow exit.
+        code = srv.stop(signal.SIGTERM, timeout=15)
         assert reader.finished(10)
     received = reader.events
-    assert time.monotonic() - started < 8
     # uvicorn re-raises the signal once it has shut down cleanly.
     assert code in (0, -signal.SIGTERM), srv.output()
     assert "Traceback" not in srv.output()

@@ -82,7 +82,8 @@ def test_the_cancel_policy_counts_readers_on_every_process(spawn: Spawn) -> None
 
 
 def test_a_killed_process_s_runs_end_as_worker_lost(spawn: Spawn) -> None:
-    a, b = spawn(run_lease_seconds=1.5), spawn(run_lease_seconds=1.5)
+    lease = 1.5
+    a, b = spawn(run_lease_seconds=lease), spawn(run_lease_seconds=lease)
     with client(a) as on_a, client(b) as on_b:
         run_id = start_run(on_a, delay=10)
         reader = BackgroundReader(on_b, f"/runs/{run_id}/stream")
@@ -90,7 +91,9 @@ def test_a_killed_process_s_runs_end_as_worker_lost(spawn: Spawn) -> None:
         killed = time.monotonic()
         a.process.kill()
         status = wait_status(on_b, run_id, "error", timeout=10)
-        assert time.monotonic() - killed < 1.5 * 3
+        # A hang, not a speed, check: several leases, yet under the 10 s default, so a run left
+        # hanging or a lease setting ignored fails it; the latency is a figure of `make bench`.
+        assert time.monotonic() - killed < 5 * lease
         assert reader.finished(10)
     received = reader.events
     assert [e.name for e in received[-2:]] == ["run.error", "run.end"]
