@@ -97,20 +97,23 @@ async def _open_saver(url: str, scheme: str) -> AsyncIterator[BaseCheckpointSave
     if scheme == "memory":
         from langgraph.checkpoint.memory import InMemorySaver
 
-        yield InMemorySaver()
+        from app.checkpoint_serde import InProcessSerializer
+
+        yield InMemorySaver(serde=InProcessSerializer())
     elif scheme == "sqlite":
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+        from app.durable_savers import ExplainedSqliteSaver
 
         path = Path(_sqlite_path(url))
         path.parent.mkdir(parents=True, exist_ok=True)
-        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+        async with ExplainedSqliteSaver.from_conn_string(str(path)) as saver:
             await saver.setup()
             yield saver
     else:
         import psycopg
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
         from psycopg.rows import dict_row
         from psycopg_pool import AsyncConnectionPool
+
+        from app.durable_savers import ExplainedPostgresSaver
 
         try:
             # One plain attempt first: the pool would retry (and log) for its whole timeout.
@@ -128,7 +131,7 @@ async def _open_saver(url: str, scheme: str) -> AsyncIterator[BaseCheckpointSave
         )
         await pool.open(wait=True, timeout=10)
         try:
-            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+            saver = ExplainedPostgresSaver(pool)  # type: ignore[arg-type]
             await saver.setup()
             yield saver
         finally:
