@@ -6,16 +6,21 @@ graph (unless the graph brought its own) and closes it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
 
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 
@@ -97,20 +102,23 @@ async def _open_saver(url: str, scheme: str) -> AsyncIterator[BaseCheckpointSave
     if scheme == "memory":
         from langgraph.checkpoint.memory import InMemorySaver
 
-        yield InMemorySaver()
+        from app.checkpoint_serde import InProcessSerializer
+
+        yield InMemorySaver(serde=InProcessSerializer())
     elif scheme == "sqlite":
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+        from app.durable_savers import ExplainedSqliteSaver
 
         path = Path(_sqlite_path(url))
         path.parent.mkdir(parents=True, exist_ok=True)
-        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+        async with ExplainedSqliteSaver.from_conn_string(str(path)) as saver:
             await saver.setup()
             yield saver
     else:
         import psycopg
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
         from psycopg.rows import dict_row
         from psycopg_pool import AsyncConnectionPool
+
+        from app.durable_savers import ExplainedPostgresSaver
 
         try:
             # One plain attempt first: the pool would retry (and log) for its whole timeout.
@@ -128,11 +136,46 @@ async def _open_saver(url: str, scheme: str) -> AsyncIterator[BaseCheckpointSave
         )
         await pool.open(wait=True, timeout=10)
         try:
-            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-            await saver.setup()
+            saver = ExplainedPostgresSaver(pool)  # type: ignore[arg-type]
+            await _set_up_one_process_at_a_time(saver, url)
             yield saver
         finally:
             await pool.close()
+
+
+# Any fixed 64-bit key: the gateways sharing a database agree on it, nothing else takes it.
+POSTGRES_SETUP_LOCK = 0x6C67_7373_6563_6B70
+POSTGRES_SETUP_WAIT_SECONDS = 60
+
+
+async def _set_up_one_process_at_a_time(saver: BaseCheckpointSaver[Any], url: str) -> None:
+    """LangGraph's `setup()` reads the schema's version, then inserts a row per migration it
+    runs: processes starting together on an empty database insert the same versions, and all
+    but one die (UniqueViolation on checkpoint_migrations_pkey). Under a session advisory lock
+    they migrate one after the other, and those after the first find nothing left to do."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(
+        url, autocommit=True, connect_timeout=5
+    ) as conn:
+        deadline = time.monotonic() + POSTGRES_SETUP_WAIT_SECONDS
+        # Polled, not pg_advisory_lock(): a statement waiting holds a snapshot, and the
+        # migrations' CREATE INDEX CONCURRENTLY waits for every older snapshot, so the first
+        # process would wait for the others while they wait for it.
+        while not await _try_lock(conn):
+            if time.monotonic() > deadline:
+                raise CheckpointerConfigError(
+                    f"PostgreSQL at {_describe(url)}: another process has been setting up the "
+                    f"checkpointer's tables for {POSTGRES_SETUP_WAIT_SECONDS} s; try again"
+                )
+            await asyncio.sleep(0.1)
+        await saver.setup()  # PostgreSQL frees the lock when this session closes
+
+
+async def _try_lock(conn: AsyncConnection[Any]) -> bool:
+    cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (POSTGRES_SETUP_LOCK,))
+    row = await cursor.fetchone()
+    return bool(row and row[0])
 
 
 def _describe(url: str) -> str:

@@ -50,7 +50,11 @@ class Server:
 
 
 def start_server(
-    log_dir: Path, cli_graph: str | None = None, log_level: str = "warning", **settings: object
+    log_dir: Path,
+    cli_graph: str | None = None,
+    log_level: str = "warning",
+    start_timeout: float = 30,
+    **settings: object,
 ) -> Server:
     """A real uvicorn serving the gateway on a free loopback port; settings become GATEWAY_*."""
     port = free_port()
@@ -64,7 +68,7 @@ def start_server(
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + start_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{server.output()}")

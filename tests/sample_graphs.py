@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import operator
+import threading
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
@@ -196,3 +197,43 @@ async def flooding(state: FloodState) -> dict[str, Any]:
 
 # As many events as asked, as large and as spaced as asked: a steady stream, or a flood.
 flood = _single("flood", flooding, FloodState).compile(name="flood")
+
+
+class Connection:
+    """What real graphs keep in their state: an object msgpack cannot encode and pickle cannot
+    copy (it holds a lock)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.lock = threading.Lock()
+
+    def __str__(self) -> str:
+        return f"Connection({self.name})"
+
+
+class HoldState(TypedDict, total=False):
+    topic: str
+    connection: Connection
+    result: Any
+
+
+async def connecting(state: HoldState) -> dict[str, Any]:
+    return {"connection": Connection(state.get("topic", "db")), "result": "connected"}
+
+
+async def using(state: HoldState) -> dict[str, Any]:
+    return {"result": f"used {state['connection'].name}"}
+
+
+def _holder() -> StateGraph:
+    builder = StateGraph(HoldState)
+    builder.add_node("connect", connecting)
+    builder.add_node("use", using)
+    builder.add_edge(START, "connect")
+    builder.add_edge("connect", "use")
+    builder.add_edge("use", END)
+    return builder
+
+
+# A node that puts a Connection into the state, and one that reads it back.
+holder = _holder().compile(name="holder")

@@ -7,9 +7,12 @@ import concurrent.futures
 import signal
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from conftest import (
     ROOT,
@@ -20,6 +23,7 @@ from conftest import (
     free_port,
 )
 from conftest import client_for as client
+from langgraph.checkpoint.postgres.base import BasePostgresSaver
 from sse import FAST, read_events
 
 APPROVE = {**FAST, "topic": "restarts", "approve": True}
@@ -154,3 +158,52 @@ def test_queued_and_interrupting_runs_take_turns_across_processes(
         cutting = on_b.post(runs, json={"input": FAST, "multitask_strategy": "interrupt"}).json()
         assert read_events(on_b, slow["stream_url"])[-1].data["status"] == "cancelled"
         assert read_events(on_a, cutting["stream_url"])[-1].data["status"] == "success"
+
+
+def _fresh_database(postgres: PostgresServer) -> str:
+    name = f"fresh_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres.url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return f"{postgres.url.rpartition('/')[0]}/{name}"
+
+
+def _wait_for_setups(url: str, count: int, timeout: float = 60) -> None:
+    """Until `count` sessions wait to set up: blocked on a lock, or polling for the gateway's
+    setup lock (waiting without holding a snapshot)."""
+    with psycopg.connect(url, autocommit=True) as watcher:
+        deadline = time.monotonic() + timeout
+        while True:
+            row = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND (wait_event_type = 'Lock' OR query LIKE '%pg_try_advisory_lock%') "
+                "AND pid <> pg_backend_pid()"
+            ).fetchone()
+            if row is not None and row[0] >= count:
+                return
+            assert time.monotonic() < deadline, f"{row} sessions waiting, wanted {count}"
+            time.sleep(0.1)
+
+
+def test_gateways_starting_together_on_an_empty_database_all_serve(
+    spawn: Spawn, redis_server: RedisServer, postgres_server: PostgresServer
+) -> None:
+    url = _fresh_database(postgres_server)
+    # Three processes starting at once on two busy cores: more time than one start needs.
+    shared = {"store_url": redis_server.url, "checkpointer": url, "start_timeout": 90}
+    with psycopg.connect(url) as holder:
+        # The migrations table, empty, and locked until all three have reached it: they then
+        # set up at the same moment, as replicas started together do on their first start.
+        holder.execute(BasePostgresSaver.MIGRATIONS[0])
+        holder.commit()
+        holder.execute("LOCK TABLE checkpoint_migrations IN ACCESS EXCLUSIVE MODE")
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            starting = [pool.submit(spawn, **shared) for _ in range(3)]
+            _wait_for_setups(url, 3)
+            holder.commit()
+            servers = [future.result() for future in starting]
+    for srv in servers:
+        with client(srv) as c:
+            created = c.post("/threads", json={})
+            assert created.status_code == 201, created.text
+            run = c.post(f"/threads/{created.json()['thread_id']}/runs", json={"input": FAST})
+            assert read_events(c, run.json()["stream_url"])[-1].data["status"] == "success"
