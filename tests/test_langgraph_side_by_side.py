@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,21 @@ def test_an_assistant_is_described_by_the_same_schemas_on_both_servers(
     for name in SCHEMAS:
         assert ours[name] == theirs[name], name
     assert ours["state_schema"] is not None
+
+
+def shape(value: Any) -> Any:
+    """The keys and value types, not the values."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    return type(value).__name__ if value is not None else "null"
+
+
+def test_info_and_ok_answer_in_langgraph_s_shape(reference: str, gateway: str) -> None:
+    theirs = httpx.get(f"{reference}/info").json()
+    ours = httpx.get(f"{gateway}/info").json()
+    assert shape(ours) == shape(theirs)
+    assert ours["version"] == version("langgraph-sse-gateway")
+    assert ours["langgraph_py_version"] == theirs["langgraph_py_version"]
+    # One read-only assistant per graph, no crons, no LangSmith: every flag is off here.
+    assert not any(ours["flags"].values())
+    assert httpx.get(f"{gateway}/ok").json() == httpx.get(f"{reference}/ok").json()
