@@ -11,16 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.settings import Settings
 
-# Browsers may send these to another origin's gateway, and read these from its answers (the
-# LangGraph SDK finds its run through Content-Location and reconnects through Location).
-CORS_REQUEST_HEADERS = (
-    "Authorization",
-    "Content-Type",
-    "Last-Event-ID",
-    "X-Api-Key",
-    "Prefer",
-    "Cache-Control",
-)
+# Browsers on another origin may read these from the gateway's answers (the LangGraph SDK
+# finds its run through Content-Location and reconnects through Location).
 CORS_RESPONSE_HEADERS = (
     "Content-Location",
     "Location",
@@ -70,8 +62,9 @@ def build_stack(app: ASGIApp, settings: Settings) -> ASGIApp:
             stack,
             allow_origins=origins,
             allow_credentials=origins != ["*"],
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=list(CORS_REQUEST_HEADERS),
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            # "*" answers a preflight with the headers it asks for.
+            allow_headers=settings.cors_header_list(),
             expose_headers=list(CORS_RESPONSE_HEADERS),
             max_age=600,
         )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import orjson
-from fastapi import Request
+from fastapi import Request, params
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from app.errors import ApiError
 from app.events import EVENT_NAME_RE, EventName, InvalidEventId, parse_event_id
@@ -31,9 +34,42 @@ class OrjsonRequest(Request):
 MAX_QUERY_PARAMETERS = 100
 
 
+def typed_as_json(headers: Headers) -> bool:
+    media = headers.get("content-type", "").partition(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def readable_as_json(request: Request) -> bool:
+    """Whether the body may be read as JSON whatever its content type, as LangGraph's server
+    reads it (Agent Chat UI's proxy sends JSON as text/plain, `curl -d` as a form). Not from a
+    page of an origin CORS does not admit: a browser sends text/plain to any origin without
+    asking first (no preflight), so reading it would let any site start runs here."""
+    if typed_as_json(request.headers):
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    admitted = request.app.state.settings.cors_origin_list()
+    return (
+        admitted == ["*"]
+        or origin.rstrip("/") in admitted
+        or urlsplit(origin).netloc == request.headers.get("host")
+    )
+
+
+def _as_json(scope: Scope) -> Scope:
+    headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+    return {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+
+
 class JSONRoute(APIRoute):
     def get_route_handler(self) -> Any:
         handle = super().get_route_handler()
+        takes_json = self.body_field is not None and not isinstance(
+            self.body_field.field_info, params.Form
+        )
 
         async def route(request: Request) -> Any:
             if len(request.query_params.multi_items()) > MAX_QUERY_PARAMETERS:
@@ -42,7 +78,10 @@ class JSONRoute(APIRoute):
                     "too_many_query_parameters",
                     f"more than {MAX_QUERY_PARAMETERS} query parameters",
                 )
-            return await handle(OrjsonRequest(request.scope, request.receive))
+            scope = request.scope
+            if takes_json and not typed_as_json(request.headers) and readable_as_json(request):
+                scope = _as_json(scope)
+            return await handle(OrjsonRequest(scope, request.receive))
 
         return route
 
@@ -142,6 +181,10 @@ async def read_body(request: Request, model: type[M], shape: str) -> M:
     its body (the app's body limit still applies: 413); 422 when it is not JSON or not of the
     model's shape (described by `shape`). Other routes declare their body as a parameter."""
     body = await request.body()
+    if not readable_as_json(request):
+        raise ApiError(
+            422, "invalid_body", "a page of another origin must send its body as application/json"
+        )
     try:
         return model.model_validate(orjson.loads(body or b"{}"))
     except orjson.JSONDecodeError as exc:

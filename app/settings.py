@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     )
     store_retry_seconds: float = Field(5, gt=0)
     cors_origins: str = Field("", description="comma-separated origins, or *")
+    cors_headers: str = Field(
+        "*", description="request headers those origins may send: comma-separated, or * for any"
+    )
     run_lease_seconds: float = Field(10, gt=0)
     auth: str = Field("none", description="none, api-keys, or package.module:callable")
     api_keys: SecretStr = Field(SecretStr(""), description="principal:key,… or @file")
@@ -50,3 +53,7 @@ class Settings(BaseSettings):
     def cors_origin_list(self) -> list[str]:
         origins = [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
         return ["*"] if "*" in origins else origins
+
+    def cors_header_list(self) -> list[str]:
+        headers = [h.strip() for h in self.cors_headers.split(",") if h.strip()]
+        return ["*"] if "*" in headers else headers

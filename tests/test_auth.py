@@ -67,6 +67,9 @@ def test_no_credentials_no_data(keyed: Server) -> None:
         assert set(anon.post("/runs", json={"input": {}}).json()) == {"error", "message"}
         assert set(anon.get("/langgraph/threads/x").json()) == {"detail"}
         assert anon.get("/healthz").status_code == 200 and anon.get("/").status_code == 200
+        # As on LangGraph's server, what a client checks before it logs in needs no key.
+        assert anon.get("/langgraph/info").status_code == 200
+        assert anon.get("/langgraph/ok").json() == {"ok": True, "services": {}}
 
 
 def test_either_header_carries_the_key(keyed: Server) -> None:

@@ -36,6 +36,28 @@ window.run = async (gateway) => {
     return `blocked: ${error}`;
   }
 };
+// An app's own header (or the SDKs' defaultHeaders), on a GET, a JSON POST, a PATCH and a
+// DELETE: each needs a preflight that names it.
+window.custom = async (gateway) => {
+  const headers = {"x-app-auth": "app-token", "x-api-key": "KEY"};
+  const send = async (method, path, body) => {
+    const answer = await fetch(`${gateway}/langgraph${path}`, {
+      method,
+      headers: body ? {...headers, "content-type": "application/json"} : headers,
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return [answer.status, answer.status === 204 ? null : await answer.json()];
+  };
+  try {
+    const [, info] = await send("GET", "/info");
+    const [, thread] = await send("POST", "/threads", {metadata: {from: "page"}});
+    const [, patched] = await send("PATCH", `/threads/${thread.thread_id}`, {metadata: {seen: 1}});
+    const [deleted] = await send("DELETE", `/threads/${thread.thread_id}`);
+    return {info, thread_id: thread.thread_id, patched: patched.metadata, deleted};
+  } catch (error) {
+    return `blocked: ${error}`;
+  }
+};
 // LangGraph's JS client finds its run through Content-Location: a header CORS must expose.
 window.lg = async (gateway) => {
   const created = await fetch(`${gateway}/langgraph/runs`, {
@@ -89,6 +111,60 @@ def test_a_listed_origin_fetches_and_streams_and_an_unlisted_one_cannot(
         assert other.evaluate("(g) => window.run(g)", gateway.url).startswith("blocked")
     finally:
         context.close()
+
+
+def test_a_page_may_send_headers_of_its_own_with_any_method(
+    browser: Browser, pages: tuple[PageServer, PageServer], gateway: Server
+) -> None:
+    listed, _ = pages
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{listed.url}/")
+        answered = page.evaluate("(g) => window.custom(g)", gateway.url)
+    finally:
+        context.close()
+    assert isinstance(answered, dict), answered
+    assert answered["info"]["flags"]["crons"] is False
+    assert answered["patched"] == {"from": "page", "seen": 1}
+    assert answered["deleted"] == 204
+    gone = httpx.get(
+        f"{gateway.url}/langgraph/threads/{answered['thread_id']}", headers={"x-api-key": KEY}
+    )
+    assert gone.status_code == 404
+
+
+def test_a_preflight_is_answered_with_the_headers_it_asks_for(
+    pages: tuple[PageServer, PageServer], gateway: Server
+) -> None:
+    listed, _ = pages
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        asked = {
+            "Origin": listed.url,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "x-app-auth, x-request-id, content-type",
+        }
+        for path in ("/threads/t1", "/langgraph/threads/t1"):
+            answer = httpx.options(f"{gateway.url}{path}", headers=asked)
+            assert answer.status_code == 200, (method, path, answer.text)
+            assert method in answer.headers["access-control-allow-methods"]
+            allowed = answer.headers["access-control-allow-headers"].split(",")
+            assert {"x-app-auth", "x-request-id", "content-type"} <= {h.strip() for h in allowed}
+
+
+def test_the_headers_a_page_may_send_can_be_listed(
+    tmp_path: Path, pages: tuple[PageServer, PageServer]
+) -> None:
+    listed, _ = pages
+    srv = start_server(tmp_path, cors_origins=listed.url, cors_headers="Authorization, X-Api-Key")
+    try:
+        asked = {"Origin": listed.url, "Access-Control-Request-Method": "POST"}
+        ok = {**asked, "Access-Control-Request-Headers": "x-api-key, content-type"}
+        assert httpx.options(f"{srv.url}/langgraph/threads", headers=ok).status_code == 200
+        other = {**asked, "Access-Control-Request-Headers": "x-app-auth"}
+        assert httpx.options(f"{srv.url}/langgraph/threads", headers=other).status_code == 400
+    finally:
+        srv.stop()
 
 
 def test_preflights_name_what_may_be_sent_and_read(

@@ -1,9 +1,12 @@
 """The same LangGraph SDK script against LangGraph's own server (`langgraph dev`) and against
 the gateway, both serving the demo graph: the same events with the same data, once the ids
-each server makes up are set aside. And resuming from an event id: exact here, not there."""
+each server makes up are set aside. And resuming from an event id: exact here, not there.
+And the same graph files, their states declared in each way LangGraph accepts, described by
+the same assistant schemas on both."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
@@ -11,12 +14,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT, Server, free_port, start_server
+import schema_graphs
+from conftest import ROOT, TESTS, Server, Spawn, free_port, start_server
 from langgraph_sdk import get_client
 
 MODES = ["values", "updates", "messages-tuple", "custom"]
@@ -32,11 +37,11 @@ SERVER_METADATA = re.compile(
 )
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`langgraph dev`, in a folder of its own (it keeps its state there), on a free port."""
-    folder = tmp_path_factory.mktemp("langgraph-dev")
-    config = {"dependencies": [str(ROOT)], "graphs": {"demo": "app.graphs.demo:graph"}}
+@contextlib.contextmanager
+def langgraph_dev(folder: Path, graphs: dict[str, str]) -> Iterator[str]:
+    """`langgraph dev` serving `graphs` (id: reference), in `folder` (it keeps its state
+    there), on a free port."""
+    config = {"dependencies": [str(ROOT)], "graphs": graphs}
     (folder / "langgraph.json").write_text(json.dumps(config))
     port = free_port()
     executable = Path(sys.executable).with_name("langgraph")
@@ -87,6 +92,14 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.kill()
             process.wait(5)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with langgraph_dev(
+        tmp_path_factory.mktemp("langgraph-dev"), {"demo": "app.graphs.demo:graph"}
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -199,3 +212,46 @@ async def test_resuming_from_any_event_is_exact_here_and_lossy_there(
         f"\nlanggraph dev: {len(shared)} of {len(theirs)} events share an id with the next; "
         f"resuming from 5 of them lost {lost} events"
     )
+
+
+@pytest.fixture(scope="module")
+def schema_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    graphs = {name: f"{TESTS / 'schema_graphs.py'}:{name}" for name in schema_graphs.GRAPHS}
+    with langgraph_dev(tmp_path_factory.mktemp("langgraph-dev-schemas"), graphs) as url:
+        yield url
+
+
+SCHEMAS = ("input_schema", "output_schema", "state_schema", "config_schema", "context_schema")
+
+
+@pytest.mark.parametrize("graph", schema_graphs.GRAPHS)
+def test_an_assistant_is_described_by_the_same_schemas_on_both_servers(
+    graph: str, schema_reference: str, spawn: Spawn
+) -> None:
+    found = httpx.post(f"{schema_reference}/assistants/search", json={"graph_id": graph})
+    assistant_id = found.json()[0]["assistant_id"]
+    theirs = httpx.get(f"{schema_reference}/assistants/{assistant_id}/schemas").json()
+    gateway = spawn(graph=f"schema_graphs:{graph}")
+    ours = httpx.get(f"{gateway.url}/langgraph/assistants/{graph}/schemas", timeout=20).json()
+    assert ours["graph_id"] == theirs["graph_id"] == graph
+    for name in SCHEMAS:
+        assert ours[name] == theirs[name], name
+    assert ours["state_schema"] is not None
+
+
+def shape(value: Any) -> Any:
+    """The keys and value types, not the values."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    return type(value).__name__ if value is not None else "null"
+
+
+def test_info_and_ok_answer_in_langgraph_s_shape(reference: str, gateway: str) -> None:
+    theirs = httpx.get(f"{reference}/info").json()
+    ours = httpx.get(f"{gateway}/info").json()
+    assert shape(ours) == shape(theirs)
+    assert ours["version"] == version("langgraph-sse-gateway")
+    assert ours["langgraph_py_version"] == theirs["langgraph_py_version"]
+    # One read-only assistant per graph, no crons, no LangSmith: every flag is off here.
+    assert not any(ours["flags"].values())
+    assert httpx.get(f"{gateway}/ok").json() == httpx.get(f"{reference}/ok").json()

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from app.auth import Unauthorized
 from app.dialects import LANGGRAPH_PREFIX
+from app.dialects.langgraph import meta
 from app.dialects.langgraph.routes import router
 from app.errors import CHALLENGE, ApiError, JSONBody
 from app.runs import AtCapacity
@@ -81,5 +82,6 @@ def create_langgraph_app() -> FastAPI:
             Unauthorized: _unauthorized,
         },
     )
+    app.include_router(meta.router)
     app.include_router(router)
     return app

@@ -15,6 +15,7 @@ from app.auth import Access
 from app.dialects.langgraph import requests as body
 from app.dialects.langgraph import schemas as S
 from app.dialects.langgraph import streams, views
+from app.dialects.langgraph.assistant_schemas import assistant_schemas
 from app.errors import ApiError, JSONBody
 from app.requests import JSONRoute
 from app.runs import RunManager, RunSpec
@@ -120,30 +121,7 @@ async def get_assistant_graph(
 )
 async def get_assistant_schemas(request: Request, manager: Manager, assistant_id: str) -> JSONBody:
     graph_id = _assistant(request, assistant_id)
-    return JSONBody({"graph_id": graph_id, **_schemas(manager.graph)})
-
-
-def _schemas(graph: Any) -> dict[str, Any]:
-    def attempt(read: Any) -> Any:
-        try:
-            return read()
-        except Exception:  # LangGraph's server answers null for a schema it cannot derive
-            return None
-
-    return {
-        "input_schema": attempt(graph.get_input_jsonschema),
-        "output_schema": attempt(graph.get_output_jsonschema),
-        "state_schema": attempt(lambda: _state_schema(graph)),
-        "config_schema": attempt(graph.get_config_jsonschema) or {},
-        "context_schema": attempt(graph.get_context_jsonschema),
-    }
-
-
-def _state_schema(graph: Any) -> dict[str, Any]:
-    from pydantic import TypeAdapter
-
-    schema = TypeAdapter(graph.builder.state_schema).json_schema()
-    return {**schema, "title": f"{graph.get_name()}_state"}
+    return JSONBody({"graph_id": graph_id, **assistant_schemas(manager.graph)})
 
 
 # threads
