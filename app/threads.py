@@ -13,6 +13,8 @@ import re
 import uuid
 from typing import Any
 
+from langgraph.errors import InvalidUpdateError
+
 from app.errors import ApiError
 from app.runs import PRINCIPAL_KEY, RunManager, RunSpec
 from app.store.base import (
@@ -156,7 +158,9 @@ class Threads:
             written = await graph.aupdate_state(
                 self._config(thread_id, checkpoint), values, as_node=as_node
             )
-        except (ValueError, KeyError) as exc:  # an unknown node, an update it cannot take
+        # An unknown node, an update the state cannot take (LangGraph's InvalidUpdateError,
+        # e.g. a list where a node returns a dict): the client's, so 400 as LangGraph's server.
+        except (ValueError, KeyError, TypeError, InvalidUpdateError) as exc:
             raise ApiError(400, "invalid_update", str(exc)) from exc
         pending = pending_interrupts(
             await graph.aget_state(self._config(thread_id), subgraphs=True)
@@ -268,7 +272,8 @@ class Threads:
     def _config(thread_id: str, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:
         # A checkpoint as LangGraph's clients name one: {checkpoint_id, checkpoint_ns, …}.
         given = {k: v for k, v in (checkpoint or {}).items() if k != "thread_id" and v}
-        return {"configurable": {**given, "thread_id": thread_id}}
+        # The root namespace is "", which savers need spelled out beside a checkpoint_id.
+        return {"configurable": {"checkpoint_ns": "", **given, "thread_id": thread_id}}
 
 
 def _check_resume(thread: ThreadRecord, spec: RunSpec) -> None:

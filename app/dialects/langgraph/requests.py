@@ -103,7 +103,8 @@ class AssistantSearch(Lenient):
 
 
 class StateUpdate(Lenient):
-    values: Any = None
+    # As LangGraph's server: an update, a list of them, or none (as_node's writes only).
+    values: dict[str, Any] | list[Any] | None = None
     as_node: str | None = None
     checkpoint: dict[str, Any] | None = None
     checkpoint_id: str | None = None

@@ -295,7 +295,9 @@ def _spec(query: body.RunCreate, thread_id: str | None, graph_id: str) -> RunSpe
     options: dict[str, Any] = {
         key: value
         for key, value in (
-            ("context", query.context),
+            # LangGraph's server passes {} for no context, which LangGraph fills with the
+            # context schema's defaults (graphs read `runtime.context.field` unguarded).
+            ("context", query.context or {}),
             ("interrupt_before", query.interrupt_before),
             ("interrupt_after", query.interrupt_after),
             ("durability", query.durability),

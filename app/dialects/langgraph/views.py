@@ -149,7 +149,9 @@ def _task(task: Any) -> dict[str, Any]:
         "path": list(task.path),
         "error": None if task.error is None else str(task.error),
         "interrupts": [_interrupt(i) for i in task.interrupts],
-        "checkpoint": _checkpoint(inner) if isinstance(inner, dict) else None,
+        # Unless subgraphs were asked for, a task paused in a subgraph holds the subgraph's
+        # config ({thread_id, checkpoint_ns}, no checkpoint_id): clients read its state with it.
+        "checkpoint": dict(inner.get("configurable", {})) if isinstance(inner, dict) else None,
         "state": state(inner) if hasattr(inner, "tasks") else None,
         "result": task.result,
     }
