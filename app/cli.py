@@ -11,12 +11,11 @@ import sys
 
 import uvicorn
 from fastapi import FastAPI
-from langgraph.pregel import Pregel
 from pydantic import ValidationError
 
 from app.auth import AuthConfigError, authenticator
 from app.checkpointers import CheckpointerConfigError, check_checkpointer, open_checkpointing
-from app.graphs import GraphLoadError, load_graph
+from app.graphs import GraphLoadError, open_graph
 from app.logs import configure as configure_logging
 from app.main import create_app
 from app.server import protocol_for
@@ -69,8 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         # Fail here, in one line, rather than inside the server's start-up traceback.
         authenticator(settings)
-        graph = load_graph(settings.graph)
-        asyncio.run(_check_services(graph, settings))
+        asyncio.run(_check_services(settings))
     except (
         AuthConfigError,
         GraphLoadError,
@@ -110,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-async def _check_services(graph: Pregel, settings: Settings) -> None:
+async def _check_services(settings: Settings) -> None:
+    graph, _ = await open_graph(settings.graph)
     check_checkpointer(settings)
     store = open_store(settings)
     try:

@@ -17,7 +17,7 @@ from app.checkpointers import open_checkpointing
 from app.dialects.langgraph import create_langgraph_app
 from app.dialects.langgraph.app import PREFIX as LANGGRAPH_PREFIX
 from app.errors import HANDLERS
-from app.graphs import describe_graph, load_graph
+from app.graphs import describe_graph, open_graph
 from app.logs import configure as configure_logging
 from app.loop_watch import settle_startup_objects, watch_loop
 from app.metrics import Metrics
@@ -54,14 +54,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(resolved.log_format)
         auth = authenticator(resolved)
         metrics = Metrics()
-        graph = load_graph(resolved.graph)
+        graph, factory = await open_graph(resolved.graph)
         async with contextlib.AsyncExitStack() as stack:
             checkpointing = await stack.enter_async_context(open_checkpointing(graph, resolved))
             logger.info("checkpointer: %s", checkpointing.description)
             store = open_store(resolved)
             store.instrument(metrics.store_retries.inc, metrics.store_errors.inc)
             stack.push_async_callback(store.close)
-            manager = RunManager(checkpointing, store, resolved, metrics)
+            manager = RunManager(checkpointing, store, resolved, metrics, factory)
             await manager.open()
             stack.push_async_callback(manager.close)
             threads = Threads(manager)

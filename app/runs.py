@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from langgraph.pregel import Pregel
 
 from app.checkpointers import Checkpointing
 from app.events import Event, EventName, RunStatus, now_ms
+from app.graphs.factory import GraphFactory
 from app.metrics import Metrics
 from app.settings import DisconnectPolicy, Settings
 from app.store.base import (
@@ -110,9 +112,12 @@ class RunManager:
         store: EventStore,
         settings: Settings,
         metrics: Metrics | None = None,
+        factory: GraphFactory | None = None,
     ) -> None:
         self.checkpointing = checkpointing
+        # What threads are read with; each run's own comes from the factory when there is one.
         self.graph = checkpointing.graph
+        self.factory = factory
         self.store = store
         self.settings = settings
         self.metrics = metrics or Metrics()
@@ -323,14 +328,18 @@ class RunManager:
             await self.store.set_status(run_id, RunStatus.RUNNING)
             config = self._config(spec.config, thread_id, run_id, spec.principal)
             input_ = to_command(spec.command) if spec.command is not None else spec.input
-            raw_events = self.graph.astream_events(
-                input_,
-                config,
-                version="v2",
-                stream_mode=stream_modes(spec.recorded),
-                **spec.graph_options,
-            )
-            async with contextlib.aclosing(raw_events):
+            async with contextlib.AsyncExitStack() as stack:
+                graph = await stack.enter_async_context(
+                    self._graph_for_run(config, spec.graph_options.get("context"))
+                )
+                raw_events = graph.astream_events(
+                    input_,
+                    config,
+                    version="v2",
+                    stream_mode=stream_modes(spec.recorded),
+                    **spec.graph_options,
+                )
+                await stack.enter_async_context(contextlib.aclosing(raw_events))
                 async for raw in raw_events:
                     emitted = translator.translate(raw, now_ms())
                     if not emitted:
@@ -397,6 +406,16 @@ class RunManager:
             },
         )
         await until_stored(lambda: self.store.release_run(run_id), run_id)
+
+    @contextlib.asynccontextmanager
+    async def _graph_for_run(self, config: dict[str, Any], context: Any) -> AsyncIterator[Pregel]:
+        if self.factory is None:
+            yield self.graph
+            return
+        built = self.factory.built(config, for_run=True, store=self.graph.store, context=context)
+        async with built as graph:
+            saver = self.checkpointing.saver
+            yield graph if saver is None else graph.copy(update={"checkpointer": saver})
 
     @staticmethod
     def _config(

@@ -19,6 +19,8 @@ from sse import read_events
         ("no_such_module:graph", "cannot import 'no_such_module'"),
         ("sample_graphs:missing", "has no attribute 'missing'"),
         ("sample_graphs:not_a_graph", "is a int, not a compiled graph"),
+        ("lg_fault_graphs:too_many", "this one takes config, runtime, extra"),
+        ("lg_fault_graphs:not_a_graph_factory", "the factory returned a int"),
     ],
 )
 def test_a_bad_graph_reference_fails_in_one_line(reference: str, message: str) -> None:
@@ -37,7 +39,9 @@ def test_a_bad_graph_reference_fails_in_one_line(reference: str, message: str) -
     assert len(lines) == 1 and lines[0].startswith("error: graph") and message in lines[0]
 
 
-@pytest.mark.parametrize("reference", ["sample_graphs:builder", "sample_graphs:factory"])
+@pytest.mark.parametrize(
+    "reference", ["sample_graphs:builder", "sample_graphs:factory", "lg_fault_graphs:with_both"]
+)
 def test_builders_and_factories_are_served(make_server, reference: str) -> None:
     srv = make_server(reference, checkpointer="none")  # the factory's state holds object()
     with httpx.Client(base_url=srv.url, timeout=10) as c:

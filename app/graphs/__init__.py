@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 from typing import Any
 
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
+
+from app.graphs.factory import FactoryError, GraphFactory
 
 
 class GraphLoadError(Exception):
     """The graph reference cannot be turned into a runnable graph; the message is one line."""
 
 
-def load_graph(reference: str) -> Pregel:
-    """A compiled graph, a StateGraph builder (compiled here) or a zero-argument factory
-    returning either."""
+def load_graph(reference: str) -> Pregel | GraphFactory:
+    """A compiled graph, a StateGraph builder (compiled here), or a factory the gateway calls
+    for each run, as LangGraph's server does."""
     module_name, sep, attr_path = reference.partition(":")
     if not sep or not module_name or not attr_path:
         raise GraphLoadError(f"graph {reference!r}: expected 'package.module:attr'")
@@ -33,39 +34,37 @@ def load_graph(reference: str) -> Pregel:
             raise GraphLoadError(
                 f"graph {reference!r}: module {module_name!r} has no attribute {attr_path!r}"
             ) from exc
-    graph = _as_graph(target)
-    if graph is None and callable(target) and _takes_no_arguments(target):
-        try:
-            graph = _as_graph(target())
-        except Exception as exc:
-            raise GraphLoadError(
-                f"graph {reference!r}: the factory raised {type(exc).__name__}: {exc}"
-            ) from exc
-    if graph is None:
+    if isinstance(target, Pregel):
+        return target
+    if isinstance(target, StateGraph):
+        return target.compile()
+    if not callable(target):
         raise GraphLoadError(
             f"graph {reference!r} is a {type(target).__name__}, not a compiled graph, "
-            "a StateGraph or a zero-argument factory returning one"
+            "a StateGraph or a factory returning one"
         )
-    return graph
-
-
-def _as_graph(candidate: Any) -> Pregel | None:
-    if isinstance(candidate, Pregel):
-        return candidate
-    if isinstance(candidate, StateGraph):
-        return candidate.compile()
-    return None
-
-
-def _takes_no_arguments(func: Any) -> bool:
     try:
-        signature = inspect.signature(func)
-    except (TypeError, ValueError):
-        return False
-    return all(
-        p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        for p in signature.parameters.values()
-    )
+        return GraphFactory(target)
+    except FactoryError as exc:
+        raise GraphLoadError(f"graph {reference!r}: {exc}") from exc
+
+
+async def open_graph(reference: str) -> tuple[Pregel, GraphFactory | None]:
+    """The graph the gateway describes and reads threads with, and the factory that builds
+    each run's graph, if the reference names one. A factory is called once here (for reading,
+    with an empty config), so that one that cannot build a graph stops the start-up."""
+    loaded = load_graph(reference)
+    if isinstance(loaded, Pregel):
+        return loaded, None
+    try:
+        async with loaded.built({"configurable": {}}, for_run=False) as graph:
+            return graph, loaded
+    except FactoryError as exc:
+        raise GraphLoadError(f"graph {reference!r}: {exc}") from exc
+    except Exception as exc:
+        raise GraphLoadError(
+            f"graph {reference!r}: the factory raised {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def describe_graph(graph: Pregel) -> dict[str, Any]:
