@@ -255,3 +255,93 @@ def test_info_and_ok_answer_in_langgraph_s_shape(reference: str, gateway: str) -
     # One read-only assistant per graph, no crons, no LangSmith: every flag is off here.
     assert not any(ours["flags"].values())
     assert httpx.get(f"{gateway}/ok").json() == httpx.get(f"{reference}/ok").json()
+
+
+FAULT_GRAPHS = {
+    "contextual": "lg_fault_graphs.py:contextual",
+    "with_config": "lg_fault_graphs.py:with_config",
+    "with_runtime": "lg_fault_graphs.py:with_runtime",
+    "with_both": "lg_fault_graphs.py:with_both",
+    "nested": "sample_graphs.py:nested",
+}
+
+
+@pytest.fixture(scope="module")
+def fault_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    graphs = {name: str(TESTS / reference) for name, reference in FAULT_GRAPHS.items()}
+    with langgraph_dev(tmp_path_factory.mktemp("langgraph-dev-faults"), graphs) as url:
+        yield url
+
+
+async def run_result(url: str, graph: str, **options: Any) -> Any:
+    client = get_client(url=url, timeout=60)
+    try:
+        return (await client.runs.wait(None, graph, input={}, **options))["result"]
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("graph", "options"),
+    [
+        # No context: the context schema's defaults, not None.
+        ("contextual", {}),
+        ("contextual", {"context": {"model": "given"}}),
+        # Factories called with the run's config, the runtime, or both.
+        ("with_config", {"config": {"configurable": {"flavour": "spicy"}}}),
+        ("with_runtime", {"context": {"model": "given"}}),
+        ("with_both", {"config": {"configurable": {"flavour": "spicy"}}}),
+    ],
+)
+async def test_a_run_sees_its_context_and_a_factory_its_arguments_as_on_langgraph_s_server(
+    graph: str, options: dict[str, Any], fault_reference: str, spawn: Spawn
+) -> None:
+    theirs = await run_result(fault_reference, graph, **options)
+    gateway = spawn(graph=f"lg_fault_graphs:{graph}")
+    ours = await run_result(f"{gateway.url}/langgraph", graph, **options)
+    assert ours == theirs
+    assert "None" not in str(ours)
+
+
+async def paused_in_a_subgraph(url: str) -> dict[str, Any]:
+    """A thread paused inside a subgraph: its state as a client reads it, the subgraph's
+    state read through the task's checkpoint, and state updates good and bad."""
+    client = get_client(url=url, timeout=60)
+    seen: dict[str, Any] = {}
+    try:
+        thread_id = (await client.threads.create())["thread_id"]
+        await client.runs.wait(thread_id, "nested", input={})
+        state = await client.threads.get_state(thread_id)
+        seen["tasks"] = comparable(state["tasks"])
+        inner = await client.threads.get_state(
+            thread_id, checkpoint=state["tasks"][0]["checkpoint"]
+        )
+        seen["inner"] = comparable({k: inner[k] for k in ("values", "next")})
+        deep = await client.threads.get_state(thread_id, subgraphs=True)
+        seen["deep"] = comparable({k: deep["tasks"][0]["state"][k] for k in ("values", "next")})
+        written = await client.threads.update_state(
+            thread_id, {"answers": ["set"]}, checkpoint_id=state["checkpoint_id"]
+        )
+        seen["written"] = sorted(written)
+        seen["after"] = (await client.threads.get_state(thread_id))["values"]
+        for values in ([{"answers": ["listed"]}], "text", 5):
+            try:
+                await client.threads.update_state(thread_id, values)
+                seen[repr(values)] = 200
+            except httpx.HTTPStatusError as exc:
+                seen[repr(values)] = exc.response.status_code
+        return seen
+    finally:
+        await client.aclose()
+
+
+async def test_a_thread_paused_in_a_subgraph_reads_and_updates_as_on_langgraph_s_server(
+    fault_reference: str, spawn: Spawn
+) -> None:
+    theirs = await paused_in_a_subgraph(fault_reference)
+    gateway = spawn(graph="sample_graphs:nested")
+    ours = await paused_in_a_subgraph(f"{gateway.url}/langgraph")
+    assert ours == theirs
+    assert ours["tasks"][0]["checkpoint"]["checkpoint_ns"].startswith("outer:")
+    assert ours["inner"]["next"] == ["inner"]
+    assert ours["[{'answers': ['listed']}]"] == 400
