@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 SYSTEM_COMMANDS := chromium redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install install-bench system-deps js run test lint format screenshot bench clean
+.PHONY: install install-bench system-deps js run test test-lowest lint format screenshot bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,24 @@ js: $(JS_PAGE)
 test: install system-deps js
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The floors in pyproject.toml, proved: a second environment resolved by uv to the lowest
+# versions the direct dependencies allow runs the core of the suite (the run/stream contract,
+# resume, threads over both checkpointers, LangGraph's Python client, shutdown with streams open).
+LOWEST := .venv-lowest
+LOWEST_TESTS := tests/test_api.py tests/test_wire.py tests/test_resume.py tests/test_runs.py \
+  tests/test_threads.py tests/test_checkpointers.py tests/test_state_objects.py \
+  tests/test_graph_loading.py tests/test_langgraph_sdk.py
+
+test-lowest: install system-deps
+	$(BIN)/python -m pip install --quiet uv
+	rm -rf $(LOWEST)
+	$(BIN)/uv venv --quiet --python $(BIN)/python $(LOWEST)
+	$(BIN)/uv pip install --quiet --python $(LOWEST)/bin/python --resolution lowest-direct \
+	  -e '.[test-core]'
+	@echo "lowest versions:"; $(BIN)/uv pip list --python $(LOWEST)/bin/python 2>/dev/null | \
+	  grep -Ei '^(fastapi|sse-starlette|starlette|langgraph[-a-z]*|langchain-core|uvicorn|orjson|pydantic[-a-z]*|httpx[-a-z]*|redis|hiredis|psycopg[-a-z]*|prometheus-client|aiosqlite|pytest[-a-z]*) '
+	$(LOWEST)/bin/python -m pytest -p no:cacheprovider $(LOWEST_TESTS) $(PYTEST_ARGS)
+
 # Retakes the README's screenshot of the page from a real demo run.
 screenshot: install system-deps
 	UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest tests/test_page.py -k demo_run -q
@@ -81,5 +99,5 @@ bench: install-bench system-deps
 	$(BIN)/python -m bench $(if $(QUICK),--quick) --out bench-results
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-results *.egg-info \
+	rm -rf $(VENV) $(LOWEST) .pytest_cache .ruff_cache test-results *.egg-info \
 	  $(JS_DIR)/node_modules $(JS_DIR)/usestream/dist
