@@ -92,6 +92,31 @@ class RunSpec:
     principal: str | None = None
 
 
+class ThreadBell:
+    """Rings when this process puts a run on a thread, for the thread's event streams here
+    (those of other processes find it by looking: Settings.thread_poll_seconds)."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, set[asyncio.Event]] = {}
+
+    def ring(self, thread_id: str) -> None:
+        for waiter in self._waiting.get(thread_id, ()):
+            waiter.set()
+
+    async def wait(self, thread_id: str, seconds: float) -> None:
+        waiter = asyncio.Event()
+        waiters = self._waiting.setdefault(thread_id, set())
+        waiters.add(waiter)
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await waiter.wait()
+        finally:
+            waiters.discard(waiter)
+            if not waiters:
+                self._waiting.pop(thread_id, None)
+
+
 @dataclass
 class _ActiveRun:
     run_id: str
@@ -125,6 +150,7 @@ class RunManager:
         self._tasks: set[asyncio.Task[None]] = set()
         self._background: list[asyncio.Task[None]] = []
         self._chores: set[asyncio.Task[Any]] = set()
+        self.thread_bell = ThreadBell()
 
     @property
     def active_runs(self) -> int:
@@ -184,6 +210,8 @@ class RunManager:
         if turn.started:
             active.turn.set()
         self._active[record.run_id] = active
+        if thread_id is not None:
+            self.thread_bell.ring(thread_id)
         self.metrics.runs_started.inc()
         self.metrics.active_runs.inc()
         logger.info(
@@ -314,8 +342,17 @@ class RunManager:
         translator = (
             RawPassthrough()
             if record.mode == "raw"
-            else Translator(thread_id=thread_id, command=spec.command, recorded=spec.recorded)
+            else Translator(
+                thread_id=thread_id,
+                command=spec.command,
+                recorded=spec.recorded,
+                recorded_subgraphs=bool(spec.graph_options.get("subgraphs")),
+            )
         )
+        options = dict(spec.graph_options)
+        if thread_id is not None and record.mode != "raw":
+            # A thread's event stream shows subgraphs in their namespaces, whoever started it.
+            options["subgraphs"] = True
         created = started = time.monotonic()
         status = RunStatus.SUCCESS
         tail: Emitted = []
@@ -336,8 +373,8 @@ class RunManager:
                     input_,
                     config,
                     version="v2",
-                    stream_mode=stream_modes(spec.recorded),
-                    **spec.graph_options,
+                    stream_mode=stream_modes(spec.recorded, thread=thread_id is not None),
+                    **options,
                 )
                 await stack.enter_async_context(contextlib.aclosing(raw_events))
                 async for raw in raw_events:

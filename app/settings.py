@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     metrics_key: SecretStr = Field(SecretStr(""), description="protects /metrics when set")
     log_format: Literal["text", "json"] = "text"
     header_timeout_seconds: float = Field(10, gt=0)
+    thread_poll_seconds: float = Field(
+        0.5, gt=0, description="how often a thread's event stream looks for runs of other processes"
+    )
 
     def cors_origin_list(self) -> list[str]:
         origins = [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]

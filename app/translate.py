@@ -34,6 +34,11 @@ LANGGRAPH_MODES: dict[str, str | None] = {
     "events": None,
 }
 DIALECT_EVENT = "langgraph:"
+# What a run on a thread records once for the readers of its thread's event stream (LangGraph's
+# thread protocol), beside the gateway's own events: the state after each step and each
+# checkpoint, per namespace. Named "thread:<what>"; no other reader gets them.
+THREAD_EVENT = "thread:"
+THREAD_MODES = ("values", "checkpoints")
 
 
 def wire_event(server_mode: str) -> str:
@@ -41,9 +46,12 @@ def wire_event(server_mode: str) -> str:
     return "messages" if server_mode == "messages-tuple" else server_mode
 
 
-def stream_modes(recorded: frozenset[str]) -> list[str]:
-    """What to ask astream_events for: the gateway's own modes and those recorded."""
+def stream_modes(recorded: frozenset[str], thread: bool = False) -> list[str]:
+    """What to ask astream_events for: the gateway's own modes, those a thread's stream
+    needs, and those recorded."""
     modes = list(STREAM_MODE)
+    if thread:
+        modes += THREAD_MODES
     for server_mode in sorted(recorded):
         mode = LANGGRAPH_MODES[server_mode]
         if mode is not None and mode not in modes:
@@ -140,17 +148,21 @@ class Span:
     started_ms: int
     step: int | None
     task_id: str = ""
+    ns: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Translator:
     """Per-run state: the root chain, the open node spans (parallel nodes overlap), the output.
     `thread_id` and `command` describe the run for its run.start; `recorded` names the LangGraph
-    server stream modes to record beside the gateway's own events (LANGGRAPH_MODES)."""
+    server stream modes to record beside the gateway's own events (LANGGRAPH_MODES), with the
+    subgraphs' too when `recorded_subgraphs`. A run on a thread also records the facts its
+    thread's event stream needs (THREAD_EVENT)."""
 
     thread_id: str | None = None
     command: Any = None
     recorded: frozenset[str] = frozenset()
+    recorded_subgraphs: bool = False
     root_run_id: str | None = None
     graph_name: str | None = None
     output: Any = None
@@ -186,7 +198,7 @@ class Translator:
                 )
             ]
         if run_id == self.root_run_id:
-            return self._root(kind, raw)
+            return self._root(kind, raw, now_ms)
         handler = _HANDLERS.get(kind)  # type: ignore[arg-type]
         return handler(self, raw, run_id, now_ms) if handler else []
 
@@ -211,7 +223,7 @@ class Translator:
             emitted.append((f"{DIALECT_EVENT}error", {"data": wire}))
         return emitted
 
-    def _root(self, kind: Any, raw: dict[str, Any]) -> Emitted:
+    def _root(self, kind: Any, raw: dict[str, Any], now_ms: int) -> Emitted:
         data = raw.get("data", {})
         if kind == "on_chain_end":
             self.output = data.get("output")
@@ -226,9 +238,12 @@ class Translator:
         elif mode == "custom":
             # The chunk does not say which node wrote it, and it may arrive after that
             # node's end: no node is named rather than a wrong one.
-            emitted.append((EventName.CUSTOM, {"node": None, "name": "custom", "data": payload}))
+            fields = {"node": None, "name": "custom", "data": payload}
+            emitted.append((EventName.CUSTOM, _in_namespace(fields, namespace)))
+        elif mode in THREAD_MODES and self.thread_id is not None:
+            emitted.append(_thread_fact(mode, namespace, payload, now_ms))
         server_mode = "messages-tuple" if mode == "messages" else mode
-        if server_mode in self.recorded:
+        if server_mode in self.recorded and (self.recorded_subgraphs or not namespace):
             # LangGraph's server names a subgraph's events "<mode>|<ns>|<ns>".
             parts = (wire_event(server_mode), *(_wire_safe(part) for part in namespace))
             emitted.append((f"{DIALECT_EVENT}{'|'.join(parts)}", {"data": payload}))
@@ -244,31 +259,31 @@ class Translator:
         path = _subgraph_path(namespace)
         # The namespace ends with this node's task id, which names it in the thread's state.
         task_id = namespace.rpartition("|")[2].partition(":")[2]
-        self.open_nodes[run_id] = Span(node, now_ms, step, task_id)
+        ns = _graph_namespace(namespace)
+        self.open_nodes[run_id] = Span(node, now_ms, step, task_id, ns)
         triggers = list(metadata.get("langgraph_triggers") or ())
-        return [
-            (
-                EventName.NODE_START,
-                {"node": node, "step": step, "triggers": triggers, "span_id": run_id, "path": path},
-            )
-        ]
+        fields = {
+            "node": node,
+            "step": step,
+            "triggers": triggers,
+            "span_id": run_id,
+            "path": path,
+            "task_id": task_id,
+        }
+        return [(EventName.NODE_START, _in_namespace(fields, ns))]
 
     def _chain_end(self, raw: dict[str, Any], run_id: str, now_ms: int) -> Emitted:
         span = self.open_nodes.pop(run_id, None)
         if span is None:
             return []
-        return [
-            (
-                EventName.NODE_END,
-                {
-                    "node": span.node,
-                    "step": span.step,
-                    "span_id": run_id,
-                    "duration_ms": now_ms - span.started_ms,
-                    "update": raw.get("data", {}).get("output"),
-                },
-            )
-        ]
+        fields = {
+            "node": span.node,
+            "step": span.step,
+            "span_id": run_id,
+            "duration_ms": now_ms - span.started_ms,
+            "update": raw.get("data", {}).get("output"),
+        }
+        return [(EventName.NODE_END, _in_namespace(fields, span.ns))]
 
     def _chat_model_stream(self, raw: dict[str, Any], run_id: str, now_ms: int) -> Emitted:
         if NOSTREAM_TAGS.intersection(raw.get("tags") or ()):
@@ -277,46 +292,40 @@ class Translator:
         text = _text_of(chunk)
         if not text:
             return []
-        return [
-            (
-                EventName.TOKEN,
-                {
-                    "node": _node_of(raw),
-                    "span_id": run_id,
-                    "message_id": getattr(chunk, "id", None),
-                    "text": text,
-                },
-            )
-        ]
+        fields = {
+            "node": _node_of(raw),
+            "span_id": run_id,
+            "message_id": getattr(chunk, "id", None),
+            "text": text,
+        }
+        return [(EventName.TOKEN, _in_namespace(fields, _raw_namespace(raw)))]
 
     def _chat_model_end(self, raw: dict[str, Any], run_id: str, now_ms: int) -> Emitted:
         if NOSTREAM_TAGS.intersection(raw.get("tags") or ()):
             return []
         message = raw.get("data", {}).get("output")
-        return [
-            (
-                EventName.LLM_END,
-                {
-                    "node": _node_of(raw),
-                    "span_id": run_id,
-                    "message_id": getattr(message, "id", None),
-                    "usage": getattr(message, "usage_metadata", None),
-                },
-            )
-        ]
+        fields = {
+            "node": _node_of(raw),
+            "span_id": run_id,
+            "message_id": getattr(message, "id", None),
+            "usage": getattr(message, "usage_metadata", None),
+        }
+        tool_calls = getattr(message, "tool_calls", None)
+        if tool_calls:
+            fields["tool_calls"] = [
+                {"id": call.get("id"), "name": call.get("name"), "args": call.get("args")}
+                for call in tool_calls
+            ]
+        return [(EventName.LLM_END, _in_namespace(fields, _raw_namespace(raw)))]
 
     def _tool_start(self, raw: dict[str, Any], run_id: str, now_ms: int) -> Emitted:
-        return [
-            (
-                EventName.TOOL_START,
-                {
-                    "node": _node_of(raw),
-                    "span_id": run_id,
-                    "tool": raw.get("name"),
-                    "input": raw.get("data", {}).get("input"),
-                },
-            )
-        ]
+        fields = {
+            "node": _node_of(raw),
+            "span_id": run_id,
+            "tool": raw.get("name"),
+            "input": raw.get("data", {}).get("input"),
+        }
+        return [(EventName.TOOL_START, _in_namespace(fields, _raw_namespace(raw)))]
 
     def _tool_end(self, raw: dict[str, Any], run_id: str, now_ms: int) -> Emitted:
         fields = {"node": _node_of(raw), "span_id": run_id, "tool": raw.get("name")}
@@ -329,16 +338,16 @@ class Translator:
                 else {"type": "ToolError", "message": str(error)}
             )
         else:
-            fields["output"] = _tool_output(data.get("output"))
-        return [(EventName.TOOL_END, fields)]
+            output = data.get("output")
+            fields["output"] = _tool_output(output)
+            tool_call_id = getattr(output, "tool_call_id", None)
+            if tool_call_id:
+                fields["tool_call_id"] = tool_call_id
+        return [(EventName.TOOL_END, _in_namespace(fields, _raw_namespace(raw)))]
 
     def _custom_event(self, raw: dict[str, Any], run_id: str, now_ms: int) -> Emitted:
-        return [
-            (
-                EventName.CUSTOM,
-                {"node": _node_of(raw), "name": raw.get("name"), "data": raw.get("data")},
-            )
-        ]
+        fields = {"node": _node_of(raw), "name": raw.get("name"), "data": raw.get("data")}
+        return [(EventName.CUSTOM, _in_namespace(fields, _raw_namespace(raw)))]
 
 
 _HANDLERS = {
@@ -368,6 +377,43 @@ def _holds_interrupt(update: Any) -> bool:
 def _is_interrupt_chunk(chunk: Any) -> bool:
     parts = _stream_chunk(chunk)
     return parts is not None and parts[1] == "updates" and _holds_interrupt(parts[2])
+
+
+def _graph_namespace(checkpoint_ns: str) -> list[str]:
+    # A node's checkpoint namespace ends with its own task ("draft:<id>"); what comes before
+    # is the namespace of the (sub)graph it runs in, as LangGraph's streams name it.
+    return checkpoint_ns.split("|")[:-1] if checkpoint_ns else []
+
+
+def _raw_namespace(raw: dict[str, Any]) -> list[str]:
+    return _graph_namespace(raw.get("metadata", {}).get("langgraph_checkpoint_ns", ""))
+
+
+def _in_namespace(fields: dict[str, Any], ns: Any) -> dict[str, Any]:
+    # Only an event inside a subgraph says where: the root graph's events stay as they were.
+    if ns:
+        fields["ns"] = list(ns)
+    return fields
+
+
+def _thread_fact(
+    mode: str, namespace: tuple[str, ...], payload: Any, now_ms: int
+) -> tuple[str, dict[str, Any]]:
+    fact: dict[str, Any] = {"ns": list(namespace), "ts": now_ms}
+    if mode == "values":
+        fact["values"] = payload
+        return f"{THREAD_EVENT}values", {"data": fact}
+    # A checkpoints chunk is the whole StateSnapshot; the stream needs only where it is.
+    config = (payload.get("config") or {}).get("configurable", {})
+    parent = (payload.get("parent_config") or {}).get("configurable", {})
+    metadata = payload.get("metadata") or {}
+    fact.update(
+        id=config.get("checkpoint_id"),
+        parent_id=parent.get("checkpoint_id"),
+        step=metadata.get("step"),
+        source=metadata.get("source"),
+    )
+    return f"{THREAD_EVENT}checkpoint", {"data": fact}
 
 
 def _wire_safe(text: str) -> str:

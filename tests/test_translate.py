@@ -209,20 +209,26 @@ def test_only_a_nodes_own_chain_gives_node_events(
 
 
 @pytest.mark.parametrize(
-    ("ns", "path"),
+    ("ns", "path", "graph_ns"),
     [
-        pytest.param(f"plan:{TASK}", [], id="top-level"),
-        pytest.param(f"outer:{TASK}|inner:{TASK}", ["outer"], id="subgraph"),
-        pytest.param(f"a:{TASK}|b:{TASK}|inner:{TASK}", ["a", "b"], id="nested-subgraph"),
+        pytest.param(f"plan:{TASK}", [], None, id="top-level"),
+        pytest.param(f"outer:{TASK}|inner:{TASK}", ["outer"], [f"outer:{TASK}"], id="subgraph"),
+        pytest.param(
+            f"a:{TASK}|b:{TASK}|inner:{TASK}",
+            ["a", "b"],
+            [f"a:{TASK}", f"b:{TASK}"],
+            id="nested-subgraph",
+        ),
         pytest.param(
             f"outer:{TASK}|1|inner:{TASK}",
             ["outer"],
+            [f"outer:{TASK}", "1"],
             # LangGraph numbers a second call of the same subgraph from one node.
             id="subgraph-called-twice",
         ),
     ],
 )
-def test_node_start_fields(ns: str, path: list[str]) -> None:
+def test_node_start_fields(ns: str, path: list[str], graph_ns: list[str] | None) -> None:
     translator = started()
     raw = node_event(
         "on_chain_start", "inner", "span-1", step=2, ns=ns, triggers=("branch:to:inner",)
@@ -237,6 +243,9 @@ def test_node_start_fields(ns: str, path: list[str]) -> None:
                 "triggers": ["branch:to:inner"],
                 "span_id": "span-1",
                 "path": path,
+                "task_id": TASK,
+                # Only inside a subgraph: the namespace of the graph the node runs in.
+                **({"ns": graph_ns} if graph_ns else {}),
             },
         )
     ]
@@ -254,6 +263,7 @@ def test_recorded_node_start_has_join_triggers_and_raw_run_id() -> None:
         "triggers": ["branch:to:merge", "join:research_web+research_docs:merge"],
         "span_id": raw["run_id"],
         "path": [],
+        "task_id": raw["metadata"]["langgraph_checkpoint_ns"].partition(":")[2],
     }
 
 
@@ -490,7 +500,8 @@ def test_tool_start() -> None:
         pytest.param(
             "on_tool_end",
             {"output": ToolMessage(content="x: facts", tool_call_id="c1", name="lookup")},
-            {"output": "x: facts"},
+            # The call a ToolNode answered: the id the model gave it.
+            {"output": "x: facts", "tool_call_id": "c1"},
             id="tool-message",
         ),
         pytest.param(

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from app.auth import Unauthorized
 from app.dialects import LANGGRAPH_PREFIX
-from app.dialects.langgraph import meta
+from app.dialects.langgraph import meta, protocol
 from app.dialects.langgraph.routes import router
 from app.errors import CHALLENGE, ApiError, JSONBody
 from app.runs import AtCapacity
@@ -84,4 +84,6 @@ def create_langgraph_app() -> FastAPI:
     )
     app.include_router(meta.router)
     app.include_router(router)
+    app.include_router(protocol.router)
+    app.include_router(protocol.ws_router)
     return app

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from typing import Annotated, Any, TypeVar
@@ -10,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
+from starlette.requests import HTTPConnection
 
 from app.auth import Access
 from app.dialects.langgraph import requests as body
@@ -24,7 +26,7 @@ from app.store.base import MultitaskStrategy, RunRecord, ThreadStatus
 from app.threads import Threads
 
 
-async def _caller(request: Request) -> str | None:
+async def _caller(request: HTTPConnection) -> str | None:
     """The caller's principal (the SDKs send their key as X-Api-Key): 401 without it."""
     access: Access = request.app.state.access
     return await access.caller(request)
@@ -50,11 +52,11 @@ Manager = Annotated[RunManager, Depends(_manager)]
 ThreadsDep = Annotated[Threads, Depends(_threads)]
 
 
-def _graph_id(request: Request) -> str:
+def _graph_id(request: HTTPConnection) -> str:
     return request.app.state.graph_id  # type: ignore[no-any-return]
 
 
-def _assistant(request: Request, assistant_id: str) -> str:
+def _assistant(request: HTTPConnection, assistant_id: str) -> str:
     """The graph an assistant id names: its graph id, or its uuid5, as LangGraph has both."""
     graph_id = _graph_id(request)
     if assistant_id not in (graph_id, views.assistant_id(graph_id)):
@@ -257,12 +259,21 @@ async def get_history(
 # runs
 
 
-async def _start(request: Request, query: body.RunCreate, thread_id: str | None) -> RunRecord:
+async def start_run(
+    request: HTTPConnection,
+    query: body.RunCreate,
+    thread_id: str | None,
+    *,
+    record_modes: bool = True,
+) -> RunRecord:
+    """A run as LangGraph's server starts one. Without `record_modes` its stream modes are
+    not recorded: a thread's event stream reads the gateway's own events."""
     graph_id = _assistant(request, query.assistant_id)
     threads: Threads = request.app.state.threads.scoped(await _caller(request))
-    record = await threads.start_run(
-        _spec(query, thread_id, graph_id), create_thread=query.if_not_exists == "create"
-    )
+    spec = _spec(query, thread_id, graph_id)
+    if not record_modes:
+        spec = dataclasses.replace(spec, recorded=frozenset())
+    record = await threads.start_run(spec, create_thread=query.if_not_exists == "create")
     if thread_id is not None:
         # LangGraph's server marks a thread with the graph its first run used.
         thread = await threads.get(thread_id)
@@ -344,13 +355,13 @@ def _spec(query: body.RunCreate, thread_id: str | None, graph_id: str) -> RunSpe
 async def stream_thread_run(
     request: Request, thread_id: ThreadPath, manager: Manager, query: body.RunCreate
 ) -> Response:
-    record = await _start(request, query, thread_id)
+    record = await start_run(request, query, thread_id)
     return streams.stream_response(request, manager, record, streams.FROM_START)
 
 
 @router.post("/runs/stream", response_class=Response, responses={**S.STREAM, **S.errors(S.RUNS)})
 async def stream_run(request: Request, manager: Manager, query: body.RunCreate) -> Response:
-    record = await _start(request, query, None)
+    record = await start_run(request, query, None)
     return streams.stream_response(request, manager, record, streams.FROM_START)
 
 
@@ -358,12 +369,12 @@ async def stream_run(request: Request, manager: Manager, query: body.RunCreate) 
 async def create_thread_run(
     request: Request, thread_id: ThreadPath, query: body.RunCreate
 ) -> JSONBody:
-    return _created(await _start(request, query, thread_id))
+    return _created(await start_run(request, query, thread_id))
 
 
 @router.post("/runs", response_model=S.Run, responses=S.errors(S.RUNS))
 async def create_run(request: Request, query: body.RunCreate) -> JSONBody:
-    return _created(await _start(request, query, None))
+    return _created(await start_run(request, query, None))
 
 
 def _created(record: RunRecord) -> JSONBody:
@@ -382,7 +393,7 @@ async def wait_thread_run(
     threads: ThreadsDep,
     query: body.RunCreate,
 ) -> Response:
-    record = await _start(request, query, thread_id)
+    record = await start_run(request, query, thread_id)
     return streams.wait_response(manager, threads, record, _heartbeat(request))
 
 
@@ -390,7 +401,7 @@ async def wait_thread_run(
 async def wait_run(
     request: Request, manager: Manager, threads: ThreadsDep, query: body.RunCreate
 ) -> Response:
-    record = await _start(request, query, None)
+    record = await start_run(request, query, None)
     return streams.wait_response(manager, threads, record, _heartbeat(request))
 
 

@@ -1,0 +1,434 @@
+"""A run's log as the channels of LangGraph's thread streaming protocol. Pure: no I/O.
+
+LangGraph's frontends (`@langchain/react`'s useStream, `client.threads.stream`) read a thread as
+one stream of events, each `{type: "event", event_id, seq, method, params: {namespace,
+timestamp, data, node?}}` on a channel (lifecycle, messages, values, updates, tools, input,
+custom, checkpoints, tasks). Every one of them is derived here from what the run recorded once,
+the gateway's own events and its thread facts (translate.THREAD_EVENT), so any channel can be
+read for any run, from any position, by any number of readers.
+
+Positions: `seq` numbers a thread's events durably: a run's place among its thread's runs, the
+seq of the log event, and the event's place among those that log event gives. Gaps are allowed;
+order and uniqueness are what the cursors need. `event_id` spells the same position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from app.events import Event, EventName, RunStatus
+from app.payload import dumps
+from app.translate import INTERRUPT_KEY, THREAD_EVENT
+
+RUN_SPAN = 10**11  # seqs per run: a thread holds up to 90,000 runs
+EVENT_SPAN = 1000  # seqs per log event: a run holds up to 10**8 of them
+
+CHANNELS = frozenset(
+    {
+        "values",
+        "updates",
+        "messages",
+        "tools",
+        "custom",
+        "lifecycle",
+        "input",
+        "tasks",
+        "checkpoints",
+    }
+)
+# The channel each method is on.
+CHANNEL_OF = {"input.requested": "input"}
+
+# How a run's end shows as the root's terminal lifecycle event. A cancelled run is
+# "interrupted", as LangGraph's server says of a run stopped by a client.
+TERMINAL = {
+    RunStatus.SUCCESS: "completed",
+    RunStatus.ERROR: "failed",
+    RunStatus.INTERRUPTED: "interrupted",
+    RunStatus.CANCELLED: "interrupted",
+}
+
+
+def run_base(ordinal: int) -> int:
+    """The seq before the first event of a thread's run number `ordinal` (from 0)."""
+    return ordinal * RUN_SPAN
+
+
+def ordinal_of(seq: int) -> int:
+    return seq // RUN_SPAN
+
+
+def log_seq_of(seq: int) -> int:
+    return (seq % RUN_SPAN) // EVENT_SPAN
+
+
+def is_channel(name: str) -> bool:
+    return name in CHANNELS or (name.startswith("custom:") and len(name) > len("custom:"))
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEvent:
+    """One event of the protocol, before its envelope."""
+
+    seq: int
+    event_id: str
+    method: str
+    namespace: list[str]
+    timestamp: int
+    data: Any
+    node: str | None = None
+
+    @property
+    def channel(self) -> str:
+        return CHANNEL_OF.get(self.method, self.method)
+
+    def envelope(self) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "namespace": self.namespace,
+            "timestamp": self.timestamp,
+            "data": self.data,
+        }
+        if self.node is not None:
+            params["node"] = self.node
+        return {
+            "type": "event",
+            "event_id": self.event_id,
+            "seq": self.seq,
+            "method": self.method,
+            "params": params,
+        }
+
+    def json(self) -> bytes:
+        return dumps(self.envelope())
+
+    def frame(self) -> bytes:
+        # The method is one of ours; the id a number: neither can break the SSE line.
+        return b"event: %s\nid: %d\ndata: %s\n\n" % (self.method.encode(), self.seq, self.json())
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """What a subscription asks for: channels, and namespaces (prefixes) with a depth below
+    them, as LangGraph's server matches them."""
+
+    channels: frozenset[str]
+    namespaces: tuple[tuple[str, ...], ...] | None = None
+    depth: int | None = None
+
+    def matches(self, event: ChannelEvent) -> bool:
+        if not self._on_channel(event):
+            return False
+        if self.namespaces is None:
+            return self.depth is None or len(event.namespace) <= self.depth
+        return any(self._under(event.namespace, prefix) for prefix in self.namespaces)
+
+    def _on_channel(self, event: ChannelEvent) -> bool:
+        channel = event.channel
+        if channel in self.channels:
+            return True
+        if channel != "custom" or not isinstance(event.data, dict):
+            return False
+        return f"custom:{event.data.get('name')}" in self.channels
+
+    def _under(self, namespace: list[str], prefix: tuple[str, ...]) -> bool:
+        if len(prefix) > len(namespace):
+            return False
+        for segment, candidate in zip(prefix, namespace, strict=False):
+            # A segment without ":" names a node, and matches any of its tasks ("draft:<id>").
+            if candidate != segment and (":" in segment or candidate.split(":")[0] != segment):
+                return False
+        return self.depth is None or len(namespace) - len(prefix) <= self.depth
+
+
+def _data(frame: bytes) -> Any:
+    start = frame.index(b"\ndata: ") + 7 if not frame.startswith(b"data: ") else 6
+    return orjson.loads(frame[start : frame.index(b"\n", start)])
+
+
+@dataclass(slots=True)
+class _Message:
+    namespace: list[str]
+    node: str | None
+    text: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunChannels:
+    """The protocol's events of one run, from its log events in order. Its state (open
+    messages, subgraph namespaces) is rebuilt by reading the log from its start, so a reader
+    that resumes mid-run gives exactly what a reader from the start gave after that point."""
+
+    run_id: str
+    base: int  # run_base(ordinal)
+    graph_name: str = ""
+    _ts: int = 0
+    _messages: dict[str, _Message] = field(default_factory=dict)
+    _tasks: dict[str, str] = field(default_factory=dict)  # span id → task id
+    _namespaces: dict[tuple[str, ...], str] = field(default_factory=dict)  # open → graph name
+    _error: str | None = None
+
+    def events(self, event: Event) -> list[ChannelEvent]:
+        name = event.name
+        if name.startswith(THREAD_EVENT):
+            fact = _data(event.frame)
+            self._ts = fact.get("ts", self._ts)
+            out = self._fact(name[len(THREAD_EVENT) :], fact)
+        else:
+            handler = _HANDLERS.get(name)
+            if handler is None:
+                return []
+            fields = _data(event.frame)
+            self._ts = fields.get("ts", self._ts)
+            out = handler(self, fields)
+        first = self.base + event.seq * EVENT_SPAN
+        return [
+            ChannelEvent(
+                first + i, f"{self.run_id}:{event.seq}:{i}", method, ns, self._ts, data, node
+            )
+            for i, (method, ns, data, node) in enumerate(out)
+        ]
+
+    # Each handler gives (method, namespace, data, node) tuples.
+
+    def _fact(self, what: str, fact: dict[str, Any]) -> list[_Out]:
+        ns = fact.get("ns") or []
+        if what == "values":
+            values = fact.get("values")
+            if isinstance(values, dict) and INTERRUPT_KEY in values:
+                values = {k: v for k, v in values.items() if k != INTERRUPT_KEY}
+            return [("values", ns, values, None)]
+        if what == "checkpoint":
+            data = {"id": fact.get("id"), "step": fact.get("step"), "source": fact.get("source")}
+            if fact.get("parent_id"):
+                data["parent_id"] = fact["parent_id"]
+            return [("checkpoints", ns, data, None)]
+        return []
+
+    def _run_start(self, fields: dict[str, Any]) -> list[_Out]:
+        self.graph_name = fields.get("graph") or ""
+        return [("lifecycle", [], {"event": "running", "graph_name": self.graph_name}, None)]
+
+    def _node_start(self, fields: dict[str, Any]) -> list[_Out]:
+        ns = fields.get("ns") or []
+        node = fields.get("node")
+        out: list[_Out] = []
+        # A subgraph's first node: the subgraph has started, in its namespace.
+        for depth in range(1, len(ns) + 1):
+            key = tuple(ns[:depth])
+            if key not in self._namespaces:
+                graph_name = key[-1].split(":")[0]
+                self._namespaces[key] = graph_name
+                out.append(
+                    ("lifecycle", list(key), {"event": "started", "graph_name": graph_name}, None)
+                )
+        task_id = fields.get("task_id") or fields.get("span_id")
+        self._tasks[fields.get("span_id", "")] = task_id
+        data = {"id": task_id, "name": node, "triggers": fields.get("triggers") or []}
+        out.append(("tasks", ns, data, node))
+        return out
+
+    def _node_end(self, fields: dict[str, Any]) -> list[_Out]:
+        ns = fields.get("ns") or []
+        node = fields.get("node")
+        task_id = self._tasks.pop(fields.get("span_id", ""), fields.get("span_id"))
+        out = self._close_children(ns, f"{node}:{task_id}", "completed")
+        update = fields.get("update")
+        values = update if isinstance(update, dict) else {"value": update}
+        out.append(("updates", ns, {"node": node, "values": values}, node))
+        result = {"id": task_id, "name": node, "error": None, "result": update, "interrupts": []}
+        out.append(("tasks", ns, result, node))
+        return out
+
+    def _node_error(self, fields: dict[str, Any]) -> list[_Out]:
+        ns = fields.get("ns") or []
+        node = fields.get("node")
+        task_id = self._tasks.pop(fields.get("span_id", ""), fields.get("span_id"))
+        error = fields.get("error") or {}
+        message = f"{error.get('type')}: {error.get('message')}"
+        out = self._close_children(ns, f"{node}:{task_id}", "failed", message)
+        result = {"id": task_id, "name": node, "error": message, "result": None, "interrupts": []}
+        out.append(("tasks", ns, result, node))
+        return out
+
+    def _close_children(
+        self, ns: list[str], segment: str, status: str, error: str | None = None
+    ) -> list[_Out]:
+        """The subgraphs a node ran end with it (theirs is the last event in their namespace)."""
+        parent = (*ns, segment)
+        closing = [key for key in self._namespaces if key[: len(parent)] == parent]
+        return self._close(sorted(closing, key=len, reverse=True), status, error)
+
+    def _close(self, keys: Iterable[tuple[str, ...]], status: str, error: str | None) -> list[_Out]:
+        out: list[_Out] = []
+        for key in keys:
+            data: dict[str, Any] = {"event": status, "graph_name": self._namespaces.pop(key)}
+            if error is not None:
+                data["error"] = error
+            out.append(("lifecycle", list(key), data, None))
+        return out
+
+    def _token(self, fields: dict[str, Any]) -> list[_Out]:
+        message_id = fields.get("message_id") or fields.get("span_id") or ""
+        node = fields.get("node")
+        out: list[_Out] = []
+        message = self._messages.get(message_id)
+        ns = fields.get("ns") or []
+        if message is None:
+            message = self._messages[message_id] = _Message(ns, node)
+            out.append(
+                ("messages", ns, {"event": "message-start", "role": "ai", "id": message_id}, node)
+            )
+            block = {"type": "text", "text": ""}
+            out.append(
+                (
+                    "messages",
+                    ns,
+                    {"event": "content-block-start", "index": 0, "content": block},
+                    node,
+                )
+            )
+        text = fields.get("text") or ""
+        message.text.append(text)
+        delta = {"type": "text-delta", "text": text}
+        out.append(
+            ("messages", ns, {"event": "content-block-delta", "index": 0, "delta": delta}, node)
+        )
+        return out
+
+    def _llm_end(self, fields: dict[str, Any]) -> list[_Out]:
+        message_id = fields.get("message_id") or fields.get("span_id") or ""
+        message = self._messages.pop(message_id, None)
+        calls = fields.get("tool_calls") or []
+        if message is None and not calls:
+            return []  # a model that streamed nothing: its message is in the state
+        ns, node = fields.get("ns") or [], fields.get("node")
+        out: list[_Out] = []
+        index = 0
+        if message is None:
+            out.append(
+                ("messages", ns, {"event": "message-start", "role": "ai", "id": message_id}, node)
+            )
+        else:
+            text = {"type": "text", "text": "".join(message.text)}
+            out.append(
+                (
+                    "messages",
+                    ns,
+                    {"event": "content-block-finish", "index": 0, "content": text},
+                    node,
+                )
+            )
+            index = 1
+        for offset, call in enumerate(calls):
+            block = {
+                "type": "tool_call",
+                "id": call.get("id"),
+                "name": call.get("name"),
+                "args": call.get("args"),
+            }
+            i = index + offset
+            out.append(
+                (
+                    "messages",
+                    ns,
+                    {"event": "content-block-start", "index": i, "content": block},
+                    node,
+                )
+            )
+            out.append(
+                (
+                    "messages",
+                    ns,
+                    {"event": "content-block-finish", "index": i, "content": block},
+                    node,
+                )
+            )
+        finish: dict[str, Any] = {"event": "message-finish"}
+        if fields.get("usage"):
+            finish["usage"] = fields["usage"]
+        out.append(("messages", ns, finish, node))
+        return out
+
+    def _tool_start(self, fields: dict[str, Any]) -> list[_Out]:
+        # astream_events does not say which of the model's calls a tool answers until it
+        # ends: the tool's span names it, start to end.
+        data = {
+            "event": "tool-started",
+            "tool_call_id": fields.get("span_id"),
+            "tool_name": fields.get("tool"),
+            "input": fields.get("input"),
+        }
+        return [("tools", fields.get("ns") or [], data, fields.get("node"))]
+
+    def _tool_end(self, fields: dict[str, Any]) -> list[_Out]:
+        ns, node = fields.get("ns") or [], fields.get("node")
+        error = fields.get("error")
+        if error is not None:
+            data = {
+                "event": "tool-error",
+                "tool_call_id": fields.get("span_id"),
+                "message": f"{error.get('type')}: {error.get('message')}",
+            }
+        else:
+            data = {
+                "event": "tool-finished",
+                "tool_call_id": fields.get("span_id"),
+                "output": fields.get("output"),
+            }
+        return [("tools", ns, data, node)]
+
+    def _custom(self, fields: dict[str, Any]) -> list[_Out]:
+        data: dict[str, Any] = {"payload": fields.get("data")}
+        name = fields.get("name")
+        if name and name != "custom":  # the writer's events have no name of their own
+            data = {"name": name, **data}
+        return [("custom", fields.get("ns") or [], data, fields.get("node"))]
+
+    def _interrupt(self, fields: dict[str, Any]) -> list[_Out]:
+        return [
+            (
+                "input.requested",
+                [],
+                {"interrupt_id": i.get("id"), "payload": i.get("value")},
+                i.get("node"),
+            )
+            for i in fields.get("interrupts") or []
+        ]
+
+    def _run_error(self, fields: dict[str, Any]) -> list[_Out]:
+        error = fields.get("error") or {}
+        self._error = f"{error.get('type')}: {error.get('message')}"
+        return []
+
+    def _run_end(self, fields: dict[str, Any]) -> list[_Out]:
+        status = TERMINAL.get(RunStatus(fields.get("status", "success")), "completed")
+        error = self._error if status == "failed" else None
+        # Namespaces still open (a subgraph paused at an interrupt) end before the root.
+        out = self._close(sorted(self._namespaces, key=len, reverse=True), status, error)
+        data: dict[str, Any] = {"event": status, "graph_name": self.graph_name}
+        if error is not None:
+            data["error"] = error
+        out.append(("lifecycle", [], data, None))
+        return out
+
+
+_Out = tuple[str, list[str], Any, "str | None"]
+
+_HANDLERS = {
+    EventName.RUN_START: RunChannels._run_start,
+    EventName.NODE_START: RunChannels._node_start,
+    EventName.NODE_END: RunChannels._node_end,
+    EventName.NODE_ERROR: RunChannels._node_error,
+    EventName.TOKEN: RunChannels._token,
+    EventName.LLM_END: RunChannels._llm_end,
+    EventName.TOOL_START: RunChannels._tool_start,
+    EventName.TOOL_END: RunChannels._tool_end,
+    EventName.CUSTOM: RunChannels._custom,
+    EventName.RUN_INTERRUPT: RunChannels._interrupt,
+    EventName.RUN_ERROR: RunChannels._run_error,
+    EventName.RUN_END: RunChannels._run_end,
+}
