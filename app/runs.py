@@ -351,7 +351,8 @@ class RunManager:
         )
         options = dict(spec.graph_options)
         if thread_id is not None and record.mode != "raw":
-            # A thread's event stream shows subgraphs in their namespaces, whoever started it.
+            # A thread's event stream shows subgraphs' writer events in their namespaces,
+            # whoever started the run.
             options["subgraphs"] = True
         created = started = time.monotonic()
         status = RunStatus.SUCCESS
@@ -373,7 +374,7 @@ class RunManager:
                     input_,
                     config,
                     version="v2",
-                    stream_mode=stream_modes(spec.recorded, thread=thread_id is not None),
+                    stream_mode=stream_modes(spec.recorded),
                     **options,
                 )
                 await stack.enter_async_context(contextlib.aclosing(raw_events))

@@ -24,34 +24,36 @@ STREAM_MODE = ["custom", "updates"]
 INTERRUPT_KEY = "__interrupt__"
 
 # The LangGraph server's stream modes the gateway records for its LangGraph dialect, and the
-# LangGraph stream mode each needs (the server's "messages-tuple" is LangGraph's "messages";
-# "events" are astream_events' own). Recorded events are named "langgraph:<wire name>".
+# LangGraph stream mode each needs (the server's "messages-tuple" is LangGraph's "messages",
+# and so is its "messages", which accumulates each message's chunks; "events" are
+# astream_events' own). Recorded events are named "langgraph:<wire name>".
 LANGGRAPH_MODES: dict[str, str | None] = {
     "values": "values",
     "updates": "updates",
     "messages-tuple": "messages",
+    "messages": "messages",
     "custom": "custom",
+    "checkpoints": "checkpoints",
+    "tasks": "tasks",
+    "debug": "debug",
     "events": None,
 }
+# The events each server mode sends, where that is not the mode's own name.
+WIRE_EVENTS = {
+    "messages-tuple": ("messages",),
+    "messages": ("messages/metadata", "messages/partial", "messages/complete"),
+}
 DIALECT_EVENT = "langgraph:"
-# What a run on a thread records once for the readers of its thread's event stream (LangGraph's
-# thread protocol), beside the gateway's own events: the state after each step and each
-# checkpoint, per namespace. Named "thread:<what>"; no other reader gets them.
-THREAD_EVENT = "thread:"
-THREAD_MODES = ("values", "checkpoints")
 
 
-def wire_event(server_mode: str) -> str:
-    """The SSE event name LangGraph's server sends for one of its stream modes."""
-    return "messages" if server_mode == "messages-tuple" else server_mode
+def wire_events(server_mode: str) -> tuple[str, ...]:
+    """The SSE event names LangGraph's server sends for one of its stream modes."""
+    return WIRE_EVENTS.get(server_mode, (server_mode,))
 
 
-def stream_modes(recorded: frozenset[str], thread: bool = False) -> list[str]:
-    """What to ask astream_events for: the gateway's own modes, those a thread's stream
-    needs, and those recorded."""
+def stream_modes(recorded: frozenset[str]) -> list[str]:
+    """What to ask astream_events for: the gateway's own modes and those recorded."""
     modes = list(STREAM_MODE)
-    if thread:
-        modes += THREAD_MODES
     for server_mode in sorted(recorded):
         mode = LANGGRAPH_MODES[server_mode]
         if mode is not None and mode not in modes:
@@ -156,13 +158,14 @@ class Translator:
     """Per-run state: the root chain, the open node spans (parallel nodes overlap), the output.
     `thread_id` and `command` describe the run for its run.start; `recorded` names the LangGraph
     server stream modes to record beside the gateway's own events (LANGGRAPH_MODES), with the
-    subgraphs' too when `recorded_subgraphs`. A run on a thread also records the facts its
-    thread's event stream needs (THREAD_EVENT)."""
+    subgraphs' too when `recorded_subgraphs`."""
 
     thread_id: str | None = None
     command: Any = None
     recorded: frozenset[str] = frozenset()
     recorded_subgraphs: bool = False
+    # The server's "messages" mode: each message so far, by id.
+    _messages: dict[str, Any] = field(default_factory=dict)
     root_run_id: str | None = None
     graph_name: str | None = None
     output: Any = None
@@ -198,7 +201,7 @@ class Translator:
                 )
             ]
         if run_id == self.root_run_id:
-            return self._root(kind, raw, now_ms)
+            return self._root(kind, raw)
         handler = _HANDLERS.get(kind)  # type: ignore[arg-type]
         return handler(self, raw, run_id, now_ms) if handler else []
 
@@ -223,7 +226,7 @@ class Translator:
             emitted.append((f"{DIALECT_EVENT}error", {"data": wire}))
         return emitted
 
-    def _root(self, kind: Any, raw: dict[str, Any], now_ms: int) -> Emitted:
+    def _root(self, kind: Any, raw: dict[str, Any]) -> Emitted:
         data = raw.get("data", {})
         if kind == "on_chain_end":
             self.output = data.get("output")
@@ -240,14 +243,45 @@ class Translator:
             # node's end: no node is named rather than a wrong one.
             fields = {"node": None, "name": "custom", "data": payload}
             emitted.append((EventName.CUSTOM, _in_namespace(fields, namespace)))
-        elif mode in THREAD_MODES and self.thread_id is not None:
-            emitted.append(_thread_fact(mode, namespace, payload, now_ms))
-        server_mode = "messages-tuple" if mode == "messages" else mode
-        if server_mode in self.recorded and (self.recorded_subgraphs or not namespace):
-            # LangGraph's server names a subgraph's events "<mode>|<ns>|<ns>".
-            parts = (wire_event(server_mode), *(_wire_safe(part) for part in namespace))
-            emitted.append((f"{DIALECT_EVENT}{'|'.join(parts)}", {"data": payload}))
+        if self.recorded and (self.recorded_subgraphs or not namespace):
+            emitted += self._recorded(mode, namespace, payload)
         return emitted
+
+    def _recorded(self, mode: str, namespace: tuple[str, ...], payload: Any) -> Emitted:
+        """A chunk of LangGraph's stream as LangGraph's server sends it, for each server
+        mode recorded that it feeds."""
+        emitted: Emitted = []
+        # LangGraph's server names a subgraph's events "<event>|<ns>|<ns>".
+        suffix = "".join(f"|{_wire_safe(part)}" for part in namespace)
+        if mode == "messages":
+            if "messages-tuple" in self.recorded:
+                emitted.append((f"{DIALECT_EVENT}messages{suffix}", {"data": payload}))
+            if "messages" in self.recorded:
+                emitted += [
+                    (f"{DIALECT_EVENT}{name}{suffix}", {"data": data})
+                    for name, data in self._accumulated(payload)
+                ]
+        elif mode in self.recorded:
+            if mode in ("checkpoints", "debug"):
+                payload = _with_checkpoint_refs(mode, payload)
+            emitted.append((f"{DIALECT_EVENT}{mode}{suffix}", {"data": payload}))
+        return emitted
+
+    def _accumulated(self, payload: Any) -> list[tuple[str, Any]]:
+        # As LangGraph's server does: a message's metadata when it first appears, then the
+        # whole message so far with each chunk, or the message once when it came whole.
+        message, metadata = payload
+        message_id = getattr(message, "id", None)
+        out: list[tuple[str, Any]] = []
+        if message_id in self._messages:
+            self._messages[message_id] = self._messages[message_id] + message
+        else:
+            self._messages[message_id] = message
+            out.append(("messages/metadata", {message_id: {"metadata": metadata}}))
+        is_chunk = type(message).__name__.endswith("Chunk")
+        name = "messages/partial" if is_chunk else "messages/complete"
+        out.append((name, [self._messages[message_id]]))
+        return out
 
     def _chain_start(self, raw: dict[str, Any], run_id: str, now_ms: int) -> Emitted:
         metadata = raw.get("metadata", {})
@@ -379,6 +413,30 @@ def _is_interrupt_chunk(chunk: Any) -> bool:
     return parts is not None and parts[1] == "updates" and _holds_interrupt(parts[2])
 
 
+def _checkpoint_ref(config: Any) -> dict[str, Any] | None:
+    if not config:
+        return None
+    configurable = config.get("configurable", {})
+    keys = ("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map")
+    return {key: configurable.get(key) for key in keys if key in configurable}
+
+
+def _with_checkpoint_refs(mode: str, payload: Any) -> Any:
+    """LangGraph's server adds `checkpoint` and `parent_checkpoint` to a checkpoint's
+    payload (in the debug mode's checkpoint events, and the checkpoints mode's)."""
+    if mode == "debug":
+        if not isinstance(payload, dict) or payload.get("type") != "checkpoint":
+            return payload
+        return {**payload, "payload": _with_checkpoint_refs("checkpoints", payload["payload"])}
+    if not isinstance(payload, dict):
+        return payload
+    return {
+        **payload,
+        "checkpoint": _checkpoint_ref(payload.get("config")),
+        "parent_checkpoint": _checkpoint_ref(payload.get("parent_config")),
+    }
+
+
 def _graph_namespace(checkpoint_ns: str) -> list[str]:
     # A node's checkpoint namespace ends with its own task ("draft:<id>"); what comes before
     # is the namespace of the (sub)graph it runs in, as LangGraph's streams name it.
@@ -394,26 +452,6 @@ def _in_namespace(fields: dict[str, Any], ns: Any) -> dict[str, Any]:
     if ns:
         fields["ns"] = list(ns)
     return fields
-
-
-def _thread_fact(
-    mode: str, namespace: tuple[str, ...], payload: Any, now_ms: int
-) -> tuple[str, dict[str, Any]]:
-    fact: dict[str, Any] = {"ns": list(namespace), "ts": now_ms}
-    if mode == "values":
-        fact["values"] = payload
-        return f"{THREAD_EVENT}values", {"data": fact}
-    # A checkpoints chunk is the whole StateSnapshot; the stream needs only where it is.
-    config = (payload.get("config") or {}).get("configurable", {})
-    parent = (payload.get("parent_config") or {}).get("configurable", {})
-    metadata = payload.get("metadata") or {}
-    fact.update(
-        id=config.get("checkpoint_id"),
-        parent_id=parent.get("checkpoint_id"),
-        step=metadata.get("step"),
-        source=metadata.get("source"),
-    )
-    return f"{THREAD_EVENT}checkpoint", {"data": fact}
 
 
 def _wire_safe(text: str) -> str:

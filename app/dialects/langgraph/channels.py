@@ -4,8 +4,10 @@ LangGraph's frontends (`@langchain/react`'s useStream, `client.threads.stream`) 
 one stream of events, each `{type: "event", event_id, seq, method, params: {namespace,
 timestamp, data, node?}}` on a channel (lifecycle, messages, values, updates, tools, input,
 custom, checkpoints, tasks). Every one of them is derived here from what the run recorded once,
-the gateway's own events and its thread facts (translate.THREAD_EVENT), so any channel can be
-read for any run, from any position, by any number of readers.
+the gateway's own events, so any channel can be read for any run, from any position, by any
+number of readers. The state after each step and the checkpoints (`values`, `checkpoints`) are
+not in the log: the checkpointer has them, and they are read from it where the log says a step
+has ended (a StateAt in the output; see thread_log.py).
 
 Positions: `seq` numbers a thread's events durably: a run's place among its thread's runs, the
 seq of the log event, and the event's place among those that log event gives. Gaps are allowed;
@@ -14,6 +16,7 @@ order and uniqueness are what the cursors need. `event_id` spells the same posit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +25,6 @@ import orjson
 
 from app.events import Event, EventName, RunStatus
 from app.payload import dumps
-from app.translate import INTERRUPT_KEY, THREAD_EVENT
 
 RUN_SPAN = 10**11  # seqs per run: a thread holds up to 90,000 runs
 EVENT_SPAN = 1000  # seqs per log event: a run holds up to 10**8 of them
@@ -170,68 +172,54 @@ class RunChannels:
     _tasks: dict[str, str] = field(default_factory=dict)  # span id → task id
     _namespaces: dict[tuple[str, ...], str] = field(default_factory=dict)  # open → graph name
     _error: str | None = None
+    _placed: dict[tuple[str, ...], float] = field(default_factory=dict)  # ns → last step placed
 
-    def events(self, event: Event) -> list[ChannelEvent]:
-        name = event.name
-        if name.startswith(THREAD_EVENT):
-            fact = _data(event.frame)
-            self._ts = fact.get("ts", self._ts)
-            out = self._fact(name[len(THREAD_EVENT) :], fact)
-        else:
-            handler = _HANDLERS.get(name)
-            if handler is None:
-                return []
-            fields = _data(event.frame)
-            self._ts = fields.get("ts", self._ts)
-            out = handler(self, fields)
-        first = self.base + event.seq * EVENT_SPAN
-        return [
-            ChannelEvent(
-                first + i, f"{self.run_id}:{event.seq}:{i}", method, ns, self._ts, data, node
-            )
-            for i, (method, ns, data, node) in enumerate(out)
-        ]
+    def items(self, event: Event) -> tuple[int, list[Item]]:
+        """The timestamp of a log event, and what it gives: events, and where the state
+        after some steps goes (StateAt)."""
+        handler = _HANDLERS.get(event.name)
+        if handler is None:
+            return self._ts, []
+        fields = _data(event.frame)
+        self._ts = fields.get("ts", self._ts)
+        return self._ts, handler(self, fields)
 
-    # Each handler gives (method, namespace, data, node) tuples.
+    def _state(self, ns: list[str], upto: float) -> list[Item]:
+        """The steps of a namespace not yet placed, up to `upto`, go here."""
+        key = tuple(ns)
+        done = self._placed.get(key, -math.inf)
+        if upto <= done:
+            return []
+        self._placed[key] = upto
+        return [StateAt(list(ns), done, upto)]
 
-    def _fact(self, what: str, fact: dict[str, Any]) -> list[_Out]:
-        ns = fact.get("ns") or []
-        if what == "values":
-            values = fact.get("values")
-            if isinstance(values, dict) and INTERRUPT_KEY in values:
-                values = {k: v for k, v in values.items() if k != INTERRUPT_KEY}
-            return [("values", ns, values, None)]
-        if what == "checkpoint":
-            data = {"id": fact.get("id"), "step": fact.get("step"), "source": fact.get("source")}
-            if fact.get("parent_id"):
-                data["parent_id"] = fact["parent_id"]
-            return [("checkpoints", ns, data, None)]
-        return []
-
-    def _run_start(self, fields: dict[str, Any]) -> list[_Out]:
+    def _run_start(self, fields: dict[str, Any]) -> list[Item]:
         self.graph_name = fields.get("graph") or ""
         return [("lifecycle", [], {"event": "running", "graph_name": self.graph_name}, None)]
 
-    def _node_start(self, fields: dict[str, Any]) -> list[_Out]:
+    def _node_start(self, fields: dict[str, Any]) -> list[Item]:
         ns = fields.get("ns") or []
         node = fields.get("node")
-        out: list[_Out] = []
+        out: list[Item] = []
         # A subgraph's first node: the subgraph has started, in its namespace.
         for depth in range(1, len(ns) + 1):
             key = tuple(ns[:depth])
             if key not in self._namespaces:
                 graph_name = key[-1].split(":")[0]
                 self._namespaces[key] = graph_name
-                out.append(
-                    ("lifecycle", list(key), {"event": "started", "graph_name": graph_name}, None)
-                )
+                started = {"event": "started", "graph_name": graph_name}
+                out.append(("lifecycle", list(key), started, None))
+        step = fields.get("step")
+        if isinstance(step, int):
+            # A node of step n starts once the steps before it have been checkpointed.
+            out += self._state(ns, step - 1)
         task_id = fields.get("task_id") or fields.get("span_id")
         self._tasks[fields.get("span_id", "")] = task_id
         data = {"id": task_id, "name": node, "triggers": fields.get("triggers") or []}
         out.append(("tasks", ns, data, node))
         return out
 
-    def _node_end(self, fields: dict[str, Any]) -> list[_Out]:
+    def _node_end(self, fields: dict[str, Any]) -> list[Item]:
         ns = fields.get("ns") or []
         node = fields.get("node")
         task_id = self._tasks.pop(fields.get("span_id", ""), fields.get("span_id"))
@@ -243,7 +231,7 @@ class RunChannels:
         out.append(("tasks", ns, result, node))
         return out
 
-    def _node_error(self, fields: dict[str, Any]) -> list[_Out]:
+    def _node_error(self, fields: dict[str, Any]) -> list[Item]:
         ns = fields.get("ns") or []
         node = fields.get("node")
         task_id = self._tasks.pop(fields.get("span_id", ""), fields.get("span_id"))
@@ -256,25 +244,26 @@ class RunChannels:
 
     def _close_children(
         self, ns: list[str], segment: str, status: str, error: str | None = None
-    ) -> list[_Out]:
+    ) -> list[Item]:
         """The subgraphs a node ran end with it (theirs is the last event in their namespace)."""
         parent = (*ns, segment)
         closing = [key for key in self._namespaces if key[: len(parent)] == parent]
         return self._close(sorted(closing, key=len, reverse=True), status, error)
 
-    def _close(self, keys: Iterable[tuple[str, ...]], status: str, error: str | None) -> list[_Out]:
-        out: list[_Out] = []
+    def _close(self, keys: Iterable[tuple[str, ...]], status: str, error: str | None) -> list[Item]:
+        out: list[Item] = []
         for key in keys:
+            out += self._state(list(key), math.inf)
             data: dict[str, Any] = {"event": status, "graph_name": self._namespaces.pop(key)}
             if error is not None:
                 data["error"] = error
             out.append(("lifecycle", list(key), data, None))
         return out
 
-    def _token(self, fields: dict[str, Any]) -> list[_Out]:
+    def _token(self, fields: dict[str, Any]) -> list[Item]:
         message_id = fields.get("message_id") or fields.get("span_id") or ""
         node = fields.get("node")
-        out: list[_Out] = []
+        out: list[Item] = []
         message = self._messages.get(message_id)
         ns = fields.get("ns") or []
         if message is None:
@@ -299,14 +288,14 @@ class RunChannels:
         )
         return out
 
-    def _llm_end(self, fields: dict[str, Any]) -> list[_Out]:
+    def _llm_end(self, fields: dict[str, Any]) -> list[Item]:
         message_id = fields.get("message_id") or fields.get("span_id") or ""
         message = self._messages.pop(message_id, None)
         calls = fields.get("tool_calls") or []
         if message is None and not calls:
             return []  # a model that streamed nothing: its message is in the state
         ns, node = fields.get("ns") or [], fields.get("node")
-        out: list[_Out] = []
+        out: list[Item] = []
         index = 0
         if message is None:
             out.append(
@@ -353,7 +342,7 @@ class RunChannels:
         out.append(("messages", ns, finish, node))
         return out
 
-    def _tool_start(self, fields: dict[str, Any]) -> list[_Out]:
+    def _tool_start(self, fields: dict[str, Any]) -> list[Item]:
         # astream_events does not say which of the model's calls a tool answers until it
         # ends: the tool's span names it, start to end.
         data = {
@@ -364,7 +353,7 @@ class RunChannels:
         }
         return [("tools", fields.get("ns") or [], data, fields.get("node"))]
 
-    def _tool_end(self, fields: dict[str, Any]) -> list[_Out]:
+    def _tool_end(self, fields: dict[str, Any]) -> list[Item]:
         ns, node = fields.get("ns") or [], fields.get("node")
         error = fields.get("error")
         if error is not None:
@@ -381,15 +370,15 @@ class RunChannels:
             }
         return [("tools", ns, data, node)]
 
-    def _custom(self, fields: dict[str, Any]) -> list[_Out]:
+    def _custom(self, fields: dict[str, Any]) -> list[Item]:
         data: dict[str, Any] = {"payload": fields.get("data")}
         name = fields.get("name")
         if name and name != "custom":  # the writer's events have no name of their own
             data = {"name": name, **data}
         return [("custom", fields.get("ns") or [], data, fields.get("node"))]
 
-    def _interrupt(self, fields: dict[str, Any]) -> list[_Out]:
-        return [
+    def _interrupt(self, fields: dict[str, Any]) -> list[Item]:
+        return self._state([], math.inf) + [
             (
                 "input.requested",
                 [],
@@ -399,16 +388,17 @@ class RunChannels:
             for i in fields.get("interrupts") or []
         ]
 
-    def _run_error(self, fields: dict[str, Any]) -> list[_Out]:
+    def _run_error(self, fields: dict[str, Any]) -> list[Item]:
         error = fields.get("error") or {}
         self._error = f"{error.get('type')}: {error.get('message')}"
         return []
 
-    def _run_end(self, fields: dict[str, Any]) -> list[_Out]:
+    def _run_end(self, fields: dict[str, Any]) -> list[Item]:
         status = TERMINAL.get(RunStatus(fields.get("status", "success")), "completed")
         error = self._error if status == "failed" else None
         # Namespaces still open (a subgraph paused at an interrupt) end before the root.
         out = self._close(sorted(self._namespaces, key=len, reverse=True), status, error)
+        out += self._state([], math.inf)
         data: dict[str, Any] = {"event": status, "graph_name": self.graph_name}
         if error is not None:
             data["error"] = error
@@ -416,7 +406,30 @@ class RunChannels:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class StateAt:
+    """Here go the checkpoints of namespace `ns` with after < step <= upto, each with the
+    state it holds (`values`), as the checkpointer has them."""
+
+    ns: list[str]
+    after: float
+    upto: float
+
+
 _Out = tuple[str, list[str], Any, "str | None"]
+Item = _Out | StateAt
+
+
+def numbered(
+    run_id: str, base: int, log_seq: int, ts: int, out: Iterable[_Out]
+) -> list[ChannelEvent]:
+    """The events one log event gave, at their positions."""
+    first = base + log_seq * EVENT_SPAN
+    return [
+        ChannelEvent(first + i, f"{run_id}:{log_seq}:{i}", method, ns, ts, data, node)
+        for i, (method, ns, data, node) in enumerate(out)
+    ]
+
 
 _HANDLERS = {
     EventName.RUN_START: RunChannels._run_start,

@@ -26,7 +26,7 @@ from app.runs import RunManager
 from app.sse import Keep, StreamLog, event_stream_response, frames
 from app.store.base import RunRecord
 from app.threads import Threads
-from app.translate import DIALECT_EVENT, wire_event
+from app.translate import DIALECT_EVENT, wire_events
 
 ERROR_TAIL = 64  # a failed run's run.error is among its last events
 
@@ -59,7 +59,9 @@ def resume_after(request: Request, run_id: str) -> int:
 def keep(modes: list[str] | None) -> Keep:
     """The events recorded for this dialect, of `modes` (all recorded ones when none), and
     always a failed run's error."""
-    wanted = None if not modes else {wire_event(mode) for mode in modes} | {"error"}
+    wanted = None
+    if modes:
+        wanted = {name for mode in modes for name in wire_events(mode)} | {"error"}
 
     def keep_event(event: Event) -> bool:
         if not event.name.startswith(DIALECT_EVENT):

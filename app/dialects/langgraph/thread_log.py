@@ -7,22 +7,34 @@ log to its end before the next one's is the order the thread lived them in, on e
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from app.dialects.langgraph.channels import (
     EVENT_SPAN,
     RUN_SPAN,
     ChannelEvent,
+    Item,
     RunChannels,
+    StateAt,
+    numbered,
     ordinal_of,
     run_base,
 )
 from app.events import EventName
 from app.runs import RunManager
+from app.store.base import RunRecord
+
+# With LangGraph's default durability ("async") a step's checkpoint is written while the next
+# step runs: a reader that is right behind the run waits this long for it.
+CHECKPOINT_WAIT_SECONDS = 2.0
 
 
 class ResumeGap(Exception):
@@ -100,6 +112,7 @@ class ThreadLog:
         if read_to_end and record.status.finished:
             return
         channels = RunChannels(run_id, base)
+        states = RunStates(self.manager, self.thread_id, record)
         # From the log's start: a run's channels carry state (open messages and subgraphs)
         # that the events before the cursor set up.
         async with contextlib.aclosing(self.manager.follow(record, 0)) as batches:
@@ -112,9 +125,14 @@ class ThreadLog:
                         if after is not None and base <= after < kept - 1:
                             raise ResumeGap(after, kept)
                         continue
+                    ts, items = channels.items(event)
+                    last = base + event.seq * EVENT_SPAN + EVENT_SPAN - 1
+                    if not items or (after is not None and last <= after):
+                        continue  # read already: only the channels' state was needed
+                    expanded = await states.expand(items)
                     out += [
                         channel_event
-                        for channel_event in channels.events(event)
+                        for channel_event in numbered(run_id, base, event.seq, ts, expanded)
                         if (after is None or channel_event.seq > after)
                         and (until is None or channel_event.seq <= until)
                     ]
@@ -123,6 +141,106 @@ class ThreadLog:
                 # A replay up to a position stops there, even while the run goes on.
                 if until is not None and base + (batch[-1].seq + 1) * EVENT_SPAN - 1 >= until:
                     return
+
+
+@dataclass
+class _Checkpoint:
+    step: int
+    id: str
+    parent_id: str | None
+    source: str | None
+    values: dict[str, Any]
+
+
+@dataclass
+class RunStates:
+    """The checkpoints one run wrote, by namespace, read from the checkpointer when a reader
+    first needs them (the log does not copy the state)."""
+
+    manager: RunManager
+    thread_id: str
+    record: RunRecord
+    _by_ns: dict[str, list[_Checkpoint]] | None = None
+    _listed_live: bool = False
+
+    @property
+    def saver(self) -> BaseCheckpointSaver | None:
+        return self.manager.checkpointing.saver
+
+    async def expand(self, items: list[Item]) -> list[Any]:
+        out: list[Any] = []
+        for item in items:
+            out += await self._at(item) if isinstance(item, StateAt) else [item]
+        return out
+
+    async def _at(self, at: StateAt) -> list[Any]:
+        if self.saver is None:
+            return []
+        ns = "|".join(at.ns)
+        found = await self._in(ns, at)
+        out: list[Any] = []
+        for checkpoint in found:
+            if checkpoint.source != "input":
+                out.append(("values", at.ns, checkpoint.values, None))
+            data: dict[str, Any] = {
+                "id": checkpoint.id,
+                "step": checkpoint.step,
+                "source": checkpoint.source,
+            }
+            if checkpoint.parent_id:
+                data["parent_id"] = checkpoint.parent_id
+            out.append(("checkpoints", at.ns, data, None))
+        return out
+
+    async def _in(self, ns: str, at: StateAt) -> list[_Checkpoint]:
+        def wanted() -> list[_Checkpoint]:
+            listed = (self._by_ns or {}).get(ns, [])
+            return [c for c in listed if at.after < c.step <= at.upto]
+
+        if self._by_ns is None or self._listed_live:
+            await self._list()
+        found = wanted()
+        if not self._listed_live or math.isinf(at.upto) or self._durability() == "exit":
+            return found
+        # The run is going on: the step just ended may not be written yet.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CHECKPOINT_WAIT_SECONDS
+        while not any(c.step == at.upto for c in found) and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+            await self._list()
+            found = wanted()
+        return found
+
+    def _durability(self) -> str | None:
+        kwargs = self.record.meta.get("kwargs") or {}
+        return kwargs.get("durability") if isinstance(kwargs, dict) else None
+
+    async def _list(self) -> None:
+        assert self.saver is not None
+        record = await self.manager.store.get_run(self.record.run_id) or self.record
+        self._listed_live = not record.status.finished
+        by_ns: dict[str, list[_Checkpoint]] = {}
+        config = {"configurable": {"thread_id": self.thread_id}}
+        async for item in self.saver.alist(config, filter={"run_id": self.record.run_id}):
+            configurable = item.config["configurable"]
+            parent = (item.parent_config or {}).get("configurable", {})
+            by_ns.setdefault(configurable.get("checkpoint_ns", ""), []).append(
+                _Checkpoint(
+                    step=item.metadata.get("step", -1),
+                    id=configurable["checkpoint_id"],
+                    parent_id=parent.get("checkpoint_id"),
+                    source=item.metadata.get("source"),
+                    values=_state_values(item.checkpoint.get("channel_values") or {}),
+                )
+            )
+        for checkpoints in by_ns.values():
+            checkpoints.sort(key=lambda c: c.step)
+        self._by_ns = by_ns
+
+
+def _state_values(channel_values: dict[str, Any]) -> dict[str, Any]:
+    # A checkpoint also keeps LangGraph's own channels ("__start__", "branch:to:<node>").
+    return {k: v for k, v in channel_values.items() if not k.startswith("__") and ":" not in k}
 
 
 def _data_line(frame: bytes) -> bytes:
