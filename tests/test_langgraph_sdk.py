@@ -163,6 +163,31 @@ async def test_wait_create_join_and_cancel(sdk: LangGraphClient) -> None:
     assert stateless["answer"].startswith("On alone:")
 
 
+async def test_the_other_stream_modes_come_as_langgraph_s_server_sends_them(
+    sdk: LangGraphClient,
+) -> None:
+    thread_id = (await sdk.threads.create())["thread_id"]
+    modes = ["messages", "debug", "tasks", "checkpoints"]
+    parts = await collect(
+        sdk.runs.stream(thread_id, "demo", input={**FAST, "approve": False}, stream_mode=modes)  # type: ignore[arg-type]
+    )
+    seen = {part.event for part in parts}
+    assert {"messages/metadata", "messages/partial", "debug", "tasks", "checkpoints"} <= seen
+    # The whole message so far with each chunk, as useStream's legacy messages mode reads it.
+    partial = [p.data[0]["content"] for p in parts if p.event == "messages/partial"]
+    assert partial == sorted(partial, key=len) and partial[-1].startswith("On ")
+    checkpoints = [p.data for p in parts if p.event == "checkpoints"]
+    assert checkpoints[0]["metadata"]["source"] == "input"
+    assert (
+        checkpoints[-1]["checkpoint"]["checkpoint_id"]
+        == (await sdk.threads.get_state(thread_id))["checkpoint"]["checkpoint_id"]
+    )
+    debug = {p.data["type"] for p in parts if p.event == "debug"}
+    assert debug == {"checkpoint", "task", "task_result"}
+    tasks = [p.data for p in parts if p.event == "tasks"]
+    assert {t["name"] for t in tasks} >= {"plan", "merge", "write"}
+
+
 async def test_errors_come_in_langgraph_s_shapes(sdk: LangGraphClient, server: Server) -> None:
     with pytest.raises(NotFoundError):
         await sdk.threads.get(str(uuid.uuid4()))
@@ -173,8 +198,8 @@ async def test_errors_come_in_langgraph_s_shapes(sdk: LangGraphClient, server: S
         "thread_id"
     ] == thread_id
     with pytest.raises(UnprocessableEntityError) as refused:
-        await collect(sdk.runs.stream(thread_id, "demo", input=FAST, stream_mode="debug"))
-    assert "values, updates, messages-tuple, custom, events" in str(refused.value)
+        await collect(sdk.runs.stream(thread_id, "demo", input=FAST, stream_mode="bogus"))  # type: ignore[arg-type]
+    assert "values, updates, messages-tuple, messages, custom, checkpoints" in str(refused.value)
     await sdk.runs.create(thread_id, "demo", input={**FAST, "delay": 0.5})
     with pytest.raises(ConflictError):
         await sdk.runs.create(thread_id, "demo", input=FAST, multitask_strategy="reject")
