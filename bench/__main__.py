@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import platform
 import time
@@ -23,8 +24,10 @@ CONTENDERS = (
     "gateway (memory, no checkpointer)",
     "gateway (memory, on a thread)",
     "gateway (memory, asyncio loop)",
+    "gateway (memory, thread protocol)",
     "gateway (redis)",
     "langgraph dev",
+    "langgraph dev (thread protocol)",
     "naive StreamingResponse",
     "ceiling: sse-starlette, pre-encoded",
 )
@@ -74,8 +77,20 @@ async def main(args: argparse.Namespace) -> None:
                 loop="asyncio",
                 heartbeat_seconds=1,
             ),
+            # LangGraph's thread protocol (scenarios 1 to 3, and 11), on a gateway of its own.
+            servers.gateway(
+                "gateway (memory, thread protocol)",
+                logs,
+                kind="gateway-v2",
+                heartbeat_seconds=1,
+                checkpointer="memory://",
+            ),
             servers.gateway("gateway (redis)", logs, store_url=redis.url, heartbeat_seconds=1),
-            servers.langgraph_dev(logs),
+            dev := servers.langgraph_dev(logs),
+            # The same server, read through its thread protocol.
+            dataclasses.replace(
+                dev, name="langgraph dev (thread protocol)", kind="langgraph-dev-v2"
+            ),
             servers.plain_app("naive StreamingResponse", "naive", "bench.naive:app", logs),
             servers.plain_app(
                 "ceiling: sse-starlette, pre-encoded", "ceiling", "bench.ceiling:app", logs

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import orjson
 
-_TS = re.compile(rb'"ts":(\d{13})')
+# When the gateway made an event: `ts` in its own events, `timestamp` in LangGraph's thread
+# protocol (the same clock).
+_TS = re.compile(rb'"(?:ts|timestamp)":(\d{13})')
 _EVENT = re.compile(rb"(?:^|\n)event: ?([^\n]*)")
 
 
@@ -39,6 +42,7 @@ async def open_stream(
     skip_names: tuple[bytes, ...] = (b"metadata", b"end"),
     latency: tuple[bytes, ...] = (),
     stop_after: int | None = None,
+    stop_when: Callable[[bytes], bool] | None = None,
     timeout: float = 120,  # noqa: ASYNC109 (one deadline for the whole stream)
 ) -> StreamResult:
     """Read one stream to its end. Events named in `skip_names` are protocol, not graph events;
@@ -61,7 +65,8 @@ async def open_stream(
             while await reader.readline() not in (b"\r\n", b""):
                 pass
             buffer = b""
-            while chunk := await reader.read(65536):
+            stopped = False
+            while not stopped and (chunk := await reader.read(65536)):
                 received = time.perf_counter()
                 now_ms = time.time() * 1000
                 result.bytes += len(chunk)
@@ -87,6 +92,10 @@ async def open_stream(
                     for line in frame.split(b"\n"):
                         if line.startswith(b"id: "):
                             result.last_id = line[4:].decode()
+                    if stop_when is not None and stop_when(frame):
+                        # A stream that stays open (a thread's) ends for this client here.
+                        stopped = True
+                        break
                 if stop_after is not None and result.events >= stop_after:
                     break
     except (TimeoutError, OSError, ValueError, IndexError) as exc:
@@ -96,6 +105,22 @@ async def open_stream(
             writer.close()
     result.finished = time.perf_counter() - result.started
     return result
+
+
+async def post_json(port: int, path: str, body: object, timeout: float = 60) -> bytes:  # noqa: ASYNC109
+    """POST one JSON body; the response's body."""
+    payload = orjson.dumps(body)
+    head = f"POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    head += f"Content-Length: {len(payload)}\r\n\r\n"
+    async with asyncio.timeout(timeout):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(head.encode() + payload)
+            await writer.drain()
+            response = await reader.read()
+        finally:
+            writer.close()
+    return response.partition(b"\r\n\r\n")[2]
 
 
 async def hold_stream(

@@ -15,13 +15,14 @@ import httpx
 
 from bench import chaos as chaos_load
 from bench import servers
-from bench.client import StreamResult, hold_stream, open_stream
+from bench.client import StreamResult, hold_stream, open_stream, post_json
 from bench.graphs import graph
 from bench.servers import Contender
 
 Row = dict[str, Any]
 # Token events as the gateway names them, and as the naive pattern does (LangChain's name).
-TOKEN = (b"token", b"on_chat_model_stream")
+# (And LangGraph's thread protocol's: its messages channel.)
+TOKEN = (b"token", b"on_chat_model_stream", b"messages")
 
 
 @dataclass
@@ -84,7 +85,14 @@ async def in_process_run(input_: dict[str, Any]) -> tuple[int, float, float]:
 
 
 async def stream(contender: Contender, input_: dict[str, Any], **options: Any) -> StreamResult:
-    return await open_stream(contender.port, **contender.request(input_), **options)
+    request = contender.request(input_)
+    start = request.pop("start", None)
+    if start is None:
+        return await open_stream(contender.port, **request, **options)
+    # LangGraph's thread protocol: the stream first, then the command that starts the run.
+    reading = asyncio.ensure_future(open_stream(contender.port, **request, **options))
+    await post_json(contender.port, *start)
+    return await reading
 
 
 async def overhead(contenders: list[Contender], sizes: Sizes) -> list[Row]:
@@ -611,6 +619,45 @@ async def scaleout(contenders: list[Contender], sizes: Sizes) -> list[Row]:
 
 
 Scenario = Callable[[list[Contender], Sizes], Awaitable[list[Row]]]
+
+
+async def thread_reconnect(contenders: list[Contender], sizes: Sizes) -> list[Row]:
+    """11. LangGraph's thread protocol: a client cut off halfway through a finished run of N
+    tokens reconnects with `since`, the last seq it saw. What the reconnect costs (bytes,
+    time) beside reading the thread whole, and whether it gets exactly the rest."""
+    rows: list[Row] = []
+    for contender in [c for c in contenders if c.kind in servers.THREAD_PROTOCOL]:
+        request = contender.request({"tokens": sizes.tokens})
+        path, body = request["path"], request["body"]
+        read = {"method": "POST", "stop_when": servers.run_ended}
+        live = asyncio.ensure_future(open_stream(contender.port, path, body=body, **read))
+        await post_json(contender.port, *request["start"])
+        await live
+        whole = await open_stream(contender.port, path, body=body, **read)
+        half = await open_stream(
+            contender.port, path, method="POST", body=body, stop_after=whole.events // 2
+        )
+        if whole.error or half.error or half.last_id is None:
+            rows.append({"contender": contender.name, "error": whole.error or half.error})
+            continue
+        since = int(half.last_id)
+        rest = await open_stream(contender.port, path, body={**body, "since": since}, **read)
+        rows.append(
+            {
+                "contender": contender.name,
+                "events": whole.events,
+                "whole: bytes": whole.bytes,
+                "whole: ms": round((whole.finished or 0) * 1000),
+                "reconnect at": half.events,
+                "reconnect: events": rest.events,
+                "exact": rest.events == whole.events - half.events,
+                "reconnect: bytes": rest.bytes,
+                "reconnect: ms": round((rest.finished or 0) * 1000),
+            }
+        )
+    return rows
+
+
 SCENARIOS: dict[str, Scenario] = {
     "overhead": overhead,
     "first_event": first_event,
@@ -622,4 +669,5 @@ SCENARIOS: dict[str, Scenario] = {
     "hot_path": hot_path,
     "chaos": chaos,
     "scaleout": scaleout,
+    "thread_reconnect": thread_reconnect,
 }

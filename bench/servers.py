@@ -22,6 +22,16 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where each serves LangGraph's thread protocol, and what useStream subscribes to.
+THREAD_PROTOCOL = {"gateway-v2": "/langgraph", "langgraph-dev-v2": ""}
+THREAD_CHANNELS = ["values", "checkpoints", "lifecycle", "input", "messages", "tools"]
+_ROOT_LIFECYCLE = b'"method":"lifecycle","params":{"namespace":[],'
+_TERMINAL = (b'"event":"completed"', b'"event":"failed"', b'"event":"interrupted"')
+
+
+def run_ended(frame: bytes) -> bool:
+    """The root's terminal lifecycle event: the run is over."""
+    return _ROOT_LIFECYCLE in frame and any(word in frame for word in _TERMINAL)
 
 
 def free_port() -> int:
@@ -34,7 +44,7 @@ def free_port() -> int:
 class Contender:
     name: str
     # gateway | gateway-variant, gateway-thread (scenarios 1 and 2 only) | langgraph-dev | naive
-    # | ceiling
+    # | ceiling | gateway-v2, langgraph-dev-v2 (LangGraph's thread protocol: scenarios 1 to 3)
     kind: str
     port: int
     process: subprocess.Popen[bytes]
@@ -51,6 +61,23 @@ class Contender:
             return {"method": "POST", "path": "/runs/stream", "body": body}
         if self.kind == "ceiling":
             return {"path": f"/stream?events={input_.get('tokens', 10)}"}
+        if self.kind in THREAD_PROTOCOL:
+            # A client of LangGraph's thread protocol: a thread it names, its events stream,
+            # and a run.start command; the stream stays open, so the client stops at the
+            # run's terminal lifecycle event.
+            thread = f"{THREAD_PROTOCOL[self.kind]}/threads/{uuid.uuid4().hex}"
+            command = {
+                "id": 1,
+                "method": "run.start",
+                "params": {"assistant_id": "bench", "input": input_},
+            }
+            return {
+                "method": "POST",
+                "path": f"{thread}/stream/events",
+                "body": {"channels": THREAD_CHANNELS},
+                "start": (f"{thread}/commands", command),
+                "stop_when": run_ended,
+            }
         if self.kind == "gateway-thread":
             # Each run on a thread made for it by the same request: a conversation's first run.
             body = {"input": input_, "thread_id": uuid.uuid4().hex, "if_not_exists": "create"}

@@ -129,10 +129,11 @@ class ThreadLog:
                     last = base + event.seq * EVENT_SPAN + EVENT_SPAN - 1
                     if not items or (after is not None and last <= after):
                         continue  # read already: only the channels' state was needed
-                    expanded = await states.expand(items)
+                    if any(isinstance(item, StateAt) for item in items):
+                        items = await states.expand(items)
                     out += [
                         channel_event
-                        for channel_event in numbered(run_id, base, event.seq, ts, expanded)
+                        for channel_event in numbered(run_id, base, event.seq, ts, items)
                         if (after is None or channel_event.seq > after)
                         and (until is None or channel_event.seq <= until)
                     ]
