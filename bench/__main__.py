@@ -54,48 +54,63 @@ async def main(args: argparse.Namespace) -> None:
     logs = prepare(out)
     sizes = Sizes.quick() if args.quick else Sizes()
     redis = servers.RedisServer()
-    contenders = []
+    contenders: list[servers.Contender] = []
     try:
-        contenders = [
-            servers.gateway("gateway (memory)", logs, heartbeat_seconds=1),
-            # Two variants for the hot-path scenarios (1 and 2) only: what threads cost.
+        # One by one, so that those already up are stopped if the next cannot start.
+        def add(contender: servers.Contender) -> servers.Contender:
+            contenders.append(contender)
+            return contender
+
+        add(servers.gateway("gateway (memory)", logs, heartbeat_seconds=1))
+        # Two variants for the hot-path scenarios (1 and 2) only: what threads cost.
+        add(
             servers.gateway(
                 "gateway (memory, no checkpointer)",
                 logs,
                 kind="gateway-variant",
                 heartbeat_seconds=1,
                 checkpointer="none",
-            ),
+            )
+        )
+        add(
             servers.gateway(
                 "gateway (memory, on a thread)", logs, kind="gateway-thread", heartbeat_seconds=1
-            ),
-            # For the hot-path scenario only: the standard library's event loop against uvloop.
+            )
+        )
+        # For the hot-path scenario only: the standard library's event loop against uvloop.
+        add(
             servers.gateway(
                 "gateway (memory, asyncio loop)",
                 logs,
                 kind="gateway-loop",
                 loop="asyncio",
                 heartbeat_seconds=1,
-            ),
-            # LangGraph's thread protocol (scenarios 1 to 3, and 11), on a gateway of its own.
+            )
+        )
+        # LangGraph's thread protocol (scenarios 1 to 3, and 11), on a gateway of its own.
+        add(
             servers.gateway(
                 "gateway (memory, thread protocol)",
                 logs,
                 kind="gateway-v2",
                 heartbeat_seconds=1,
                 checkpointer="memory://",
-            ),
-            servers.gateway("gateway (redis)", logs, store_url=redis.url, heartbeat_seconds=1),
-            dev := servers.langgraph_dev(logs),
-            # The same server, read through its thread protocol.
+            )
+        )
+        add(servers.gateway("gateway (redis)", logs, store_url=redis.url, heartbeat_seconds=1))
+        dev = add(servers.langgraph_dev(logs))
+        # The same server, read through its thread protocol.
+        add(
             dataclasses.replace(
                 dev, name="langgraph dev (thread protocol)", kind="langgraph-dev-v2"
-            ),
-            servers.plain_app("naive StreamingResponse", "naive", "bench.naive:app", logs),
+            )
+        )
+        add(servers.plain_app("naive StreamingResponse", "naive", "bench.naive:app", logs))
+        add(
             servers.plain_app(
                 "ceiling: sse-starlette, pre-encoded", "ceiling", "bench.ceiling:app", logs
-            ),
-        ]
+            )
+        )
         chosen = [c for c in contenders if not args.skip or c.name not in args.skip]
         report: dict[str, Any] = {
             "machine": machine(),

@@ -57,6 +57,7 @@ class ThreadLog:
     manager: RunManager
     thread_id: str
     principal: str | None
+    _seen: bool = False
 
     async def events(
         self, after: int | None = None, until: int | None = None
@@ -92,9 +93,12 @@ class ThreadLog:
         store = self.manager.store
         thread = await store.get_thread(self.thread_id)
         if thread is None:
-            return []
+            if self._seen:
+                raise ThreadGone(self.thread_id)  # deleted
+            return []  # not created yet: a client may name a thread before its first run
         if thread.principal != self.principal:
             raise ThreadGone(self.thread_id)
+        self._seen = True
         return [run["run_id"] for run in reversed(await store.thread_runs(self.thread_id))]
 
     async def _run_events(
