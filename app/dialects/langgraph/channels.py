@@ -25,6 +25,7 @@ import orjson
 
 from app.events import Event, EventName, RunStatus
 from app.payload import dumps
+from app.translate import INTERRUPT_KEY
 
 RUN_SPAN = 10**11  # seqs per run: a thread holds up to 90,000 runs
 EVENT_SPAN = 1000  # seqs per log event: a run holds up to 10**8 of them
@@ -173,6 +174,10 @@ class RunChannels:
     _namespaces: dict[tuple[str, ...], str] = field(default_factory=dict)  # open → graph name
     _error: str | None = None
     _placed: dict[tuple[str, ...], float] = field(default_factory=dict)  # ns → last step placed
+    # The model's tool calls not yet answered, and the call each running tool answers.
+    _calls: list[dict[str, Any]] = field(default_factory=list)
+    _call_of: dict[str, str] = field(default_factory=dict)  # tool span → tool call id
+    _call_ids: set[Any] = field(default_factory=set)
 
     def items(self, event: Event) -> tuple[int, list[Item]]:
         """The timestamp of a log event, and what it gives: events, and where the state
@@ -195,7 +200,13 @@ class RunChannels:
 
     def _run_start(self, fields: dict[str, Any]) -> list[Item]:
         self.graph_name = fields.get("graph") or ""
-        return [("lifecycle", [], {"event": "running", "graph_name": self.graph_name}, None)]
+        out: list[Item] = [
+            ("lifecycle", [], {"event": "running", "graph_name": self.graph_name}, None)
+        ]
+        if fields.get("command") is not None:
+            # A resumed run goes on from a checkpoint an earlier run wrote: its state first.
+            out.append(StateAt([], -math.inf, -math.inf, resumed=True))
+        return out
 
     def _node_start(self, fields: dict[str, Any]) -> list[Item]:
         ns = fields.get("ns") or []
@@ -207,7 +218,13 @@ class RunChannels:
             if key not in self._namespaces:
                 graph_name = key[-1].split(":")[0]
                 self._namespaces[key] = graph_name
-                started = {"event": "started", "graph_name": graph_name}
+                started = {
+                    "event": "started",
+                    "namespace": list(key),
+                    "graph_name": graph_name,
+                    # The task that runs it, as LangGraph's own lifecycle events say.
+                    "trigger_call_id": key[-1].partition(":")[2],
+                }
                 out.append(("lifecycle", list(key), started, None))
         step = fields.get("step")
         if isinstance(step, int):
@@ -225,7 +242,8 @@ class RunChannels:
         task_id = self._tasks.pop(fields.get("span_id", ""), fields.get("span_id"))
         out = self._close_children(ns, f"{node}:{task_id}", "completed")
         update = fields.get("update")
-        values = update if isinstance(update, dict) else {"value": update}
+        self._remember(_tool_calls_in(update))
+        values = protocol_state(update) if isinstance(update, dict) else {"value": update}
         out.append(("updates", ns, {"node": node, "values": values}, node))
         result = {"id": task_id, "name": node, "error": None, "result": update, "interrupts": []}
         out.append(("tasks", ns, result, node))
@@ -292,6 +310,7 @@ class RunChannels:
         message_id = fields.get("message_id") or fields.get("span_id") or ""
         message = self._messages.pop(message_id, None)
         calls = fields.get("tool_calls") or []
+        self._remember(calls)
         if message is None and not calls:
             return []  # a model that streamed nothing: its message is in the state
         ns, node = fields.get("ns") or [], fields.get("node")
@@ -343,29 +362,51 @@ class RunChannels:
         return out
 
     def _tool_start(self, fields: dict[str, Any]) -> list[Item]:
-        # astream_events does not say which of the model's calls a tool answers until it
-        # ends: the tool's span names it, start to end.
+        span_id = fields.get("span_id") or ""
+        call_id = self._answered_call(fields.get("tool"), fields.get("input")) or span_id
+        self._call_of[span_id] = call_id
         data = {
             "event": "tool-started",
-            "tool_call_id": fields.get("span_id"),
+            "tool_call_id": call_id,
             "tool_name": fields.get("tool"),
             "input": fields.get("input"),
         }
         return [("tools", fields.get("ns") or [], data, fields.get("node"))]
 
+    def _remember(self, calls: list[dict[str, Any]]) -> None:
+        # A model's calls are in its llm.end and again in the node's update.
+        for call in calls:
+            if call.get("id") not in self._call_ids:
+                self._call_ids.add(call.get("id"))
+                self._calls.append(call)
+
+    def _answered_call(self, tool: Any, arguments: Any) -> str | None:
+        """The model's call a tool answers: LangChain's events name it only when the tool
+        ends, so the earliest unanswered call of that tool with those arguments (a ToolNode
+        runs each call of an AI message once), or of that tool."""
+        candidates = [c for c in self._calls if c.get("name") == tool]
+        chosen = next((c for c in candidates if c.get("args") == arguments), None)
+        chosen = chosen or (candidates[0] if candidates else None)
+        if chosen is None:
+            return None
+        self._calls.remove(chosen)
+        return chosen.get("id")
+
     def _tool_end(self, fields: dict[str, Any]) -> list[Item]:
         ns, node = fields.get("ns") or [], fields.get("node")
+        span_id = fields.get("span_id") or ""
+        call_id = self._call_of.pop(span_id, None) or fields.get("tool_call_id") or span_id
         error = fields.get("error")
         if error is not None:
             data = {
                 "event": "tool-error",
-                "tool_call_id": fields.get("span_id"),
+                "tool_call_id": call_id,
                 "message": f"{error.get('type')}: {error.get('message')}",
             }
         else:
             data = {
                 "event": "tool-finished",
-                "tool_call_id": fields.get("span_id"),
+                "tool_call_id": call_id,
                 "output": fields.get("output"),
             }
         return [("tools", ns, data, node)]
@@ -414,10 +455,78 @@ class StateAt:
     ns: list[str]
     after: float
     upto: float
+    resumed: bool = False  # the checkpoint the run went on from, not one it wrote
 
 
 _Out = tuple[str, list[str], Any, "str | None"]
 Item = _Out | StateAt
+
+
+_MESSAGE_TYPES = {"human", "ai", "system", "tool", "function", "remove"}
+_ROLES = {"user": "human", "assistant": "ai"}
+
+
+def protocol_state(value: Any) -> Any:
+    """State as the protocol shows it (LangGraph's server does the same): messages in their
+    compact form, without LangChain's empty fields; no `__interrupt__`."""
+    if isinstance(value, list):
+        return [_message(item) if _is_message(item) else protocol_state(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {key: protocol_state(entry) for key, entry in value.items() if key != INTERRUPT_KEY}
+
+
+def _is_message(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and _ROLES.get(value.get("type"), value.get("type")) in _MESSAGE_TYPES
+    )
+
+
+def _message(value: dict[str, Any]) -> dict[str, Any]:
+    kind = _ROLES.get(value["type"], value["type"])
+    message: dict[str, Any] = {"type": kind, "content": value.get("content", "")}
+    for key in ("id", "name"):
+        if isinstance(value.get(key), str):
+            message[key] = value[key]
+    if kind in ("ai", "human") and isinstance(value.get("example"), bool):
+        message["example"] = value["example"]
+    if isinstance(value.get("response_metadata"), dict) and value["response_metadata"]:
+        message["response_metadata"] = value["response_metadata"]
+    if kind == "tool":
+        if isinstance(value.get("tool_call_id"), str):
+            message["tool_call_id"] = value["tool_call_id"]
+        if value.get("status") in ("success", "error"):
+            message["status"] = value["status"]
+        if "artifact" in value:
+            message["artifact"] = value["artifact"]
+    if kind == "ai":
+        calls = [
+            {"type": "tool_call", "name": c["name"], "args": c.get("args") or {}, **_id_of(c)}
+            for c in value.get("tool_calls") or []
+            if isinstance(c, dict) and isinstance(c.get("name"), str)
+        ]
+        if calls:
+            message["tool_calls"] = calls
+        if value.get("invalid_tool_calls"):
+            message["invalid_tool_calls"] = value["invalid_tool_calls"]
+    return message
+
+
+def _id_of(call: dict[str, Any]) -> dict[str, Any]:
+    return {"id": call["id"]} if isinstance(call.get("id"), str) else {}
+
+
+def _tool_calls_in(update: Any) -> list[dict[str, Any]]:
+    """The tool calls of the AI messages a node returned (a graph may build them itself)."""
+    if not isinstance(update, dict):
+        return []
+    calls: list[dict[str, Any]] = []
+    for entry in update.values():
+        for message in entry if isinstance(entry, list) else [entry]:
+            if isinstance(message, dict) and message.get("type") == "ai":
+                calls += [c for c in message.get("tool_calls") or [] if isinstance(c, dict)]
+    return calls
 
 
 def numbered(

@@ -7,6 +7,7 @@ only means something on a socket, which handles those methods itself (see protoc
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,10 +15,11 @@ from pydantic import ValidationError
 from starlette.requests import HTTPConnection
 
 from app.dialects.langgraph import requests as body
+from app.dialects.langgraph.channels import RUN_SPAN, run_base
 from app.dialects.langgraph.thread_log import ThreadGone, ThreadLog
 from app.errors import ApiError
 from app.runs import AtCapacity
-from app.store.base import ThreadStatus
+from app.store.base import ThreadRecord, ThreadStatus
 from app.threads import Threads
 
 BAD_ENVELOPE = "Protocol commands must include an integer id and string method."
@@ -41,6 +43,12 @@ def success(command_id: int, result: dict[str, Any], through: int = 0) -> dict[s
 
 def error(command_id: int | None, code: str, message: str) -> dict[str, Any]:
     return {"type": "error", "id": command_id, "error": code, "message": message}
+
+
+def given_id(value: Any) -> int | None:
+    """The id of a command, for the answer to one that is malformed."""
+    command_id = value.get("id") if isinstance(value, dict) else None
+    return command_id if isinstance(command_id, int) and not isinstance(command_id, bool) else None
 
 
 def envelope(value: Any) -> tuple[int, str, dict[str, Any]] | None:
@@ -131,13 +139,7 @@ class ThreadCommands:
             if not isinstance(interrupt_id, str):
                 raise CommandError("invalid_argument", "each response needs an interrupt_id")
             answers[interrupt_id] = entry.get("response")
-        try:
-            thread = await self.threads.get(self.thread_id)
-        except ApiError as exc:
-            first = next(iter(answers))
-            raise CommandError(
-                "no_such_interrupt", f"Unknown or already-consumed interrupt: {first}"
-            ) from exc
+        thread = await self._thread()
         pending = {i.get("id") for i in thread.interrupts}
         if thread.status is not ThreadStatus.INTERRUPTED:
             pending = set()
@@ -163,31 +165,91 @@ class ThreadCommands:
         await start_run(self.conn, query, self.thread_id, record_modes=False)
         return {}
 
+    async def _thread(self) -> ThreadRecord:
+        try:
+            return await self.threads.get(self.thread_id)
+        except ApiError as exc:
+            raise CommandError("no_such_run", f"Thread {self.thread_id} not found") from exc
+
     async def get_tree(self, params: dict[str, Any]) -> dict[str, Any]:
-        thread = await self.threads.get(self.thread_id)
-        status = {
-            ThreadStatus.BUSY: "running",
-            ThreadStatus.INTERRUPTED: "interrupted",
-            ThreadStatus.ERROR: "failed",
-        }.get(thread.status, "completed")
+        """The root and its subgraphs, with their status in the thread's last run (or the
+        run named)."""
+        thread = await self._thread()
+        runs = [run["run_id"] for run in reversed(await self.threads.runs(self.thread_id))]
+        run_id = params.get("run_id")
+        if run_id is not None and run_id not in runs:
+            raise CommandError("no_such_run", f"Run {run_id} not found")
         graph_name = thread.metadata.get("graph_id") or self.conn.app.state.graph_id
-        return {
-            "tree": {"namespace": [], "status": status, "graph_name": graph_name, "children": []}
+        root: dict[str, Any] = {
+            "namespace": [],
+            "status": _TREE_STATUS.get(thread.status, "completed"),
+            "graph_name": graph_name,
+            "children": [],
         }
+        if runs:
+            ordinal = runs.index(run_id) if run_id is not None else len(runs) - 1
+            await self._grow(root, ordinal)
+        return {"tree": root}
+
+    async def _grow(self, root: dict[str, Any], ordinal: int) -> None:
+        """The subgraphs one run entered, from its lifecycle events."""
+        nodes: dict[tuple[str, ...], dict[str, Any]] = {(): root}
+        until = run_base(ordinal) + RUN_SPAN - 1
+        after = run_base(ordinal) - 1 if ordinal else None
+        async with contextlib.aclosing(self.log.events(after, until=until)) as batches:
+            async for batch in batches:
+                for event in batch:
+                    if event.method != "lifecycle" or not event.namespace:
+                        continue
+                    key = tuple(event.namespace)
+                    node = nodes.get(key)
+                    if node is None:
+                        data = event.data if isinstance(event.data, dict) else {}
+                        node = {
+                            "namespace": list(key),
+                            "graph_name": data.get("graph_name") or key[-1].split(":")[0],
+                            "children": [],
+                        }
+                        nodes.get(key[:-1], root)["children"].append(node)
+                        nodes[key] = node
+                    node["status"] = event.data.get("event", "running")
 
     async def subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
         # Over HTTP a subscription has nowhere to deliver to: the events come on the stream
         # the client opens (POST /threads/{id}/stream/events), with the same filter.
-        from app.dialects.langgraph.protocol import parse_filter
+        from app.dialects.langgraph.protocol import BadFilter, parse_filter
 
-        parse_filter(params)
-        return {"subscription_id": f"http-{self.thread_id}", "replayed_events": 0}
+        try:
+            parse_filter(params)
+        except BadFilter as exc:
+            raise CommandError("invalid_argument", str(exc)) from exc
+        return {"subscription_id": self._http_subscription, "replayed_events": 0}
+
+    @property
+    def _http_subscription(self) -> str:
+        return f"http-{self.thread_id}"
 
     async def unsubscribe(self, params: dict[str, Any]) -> dict[str, Any]:
+        subscription_id = params.get("subscription_id")
+        if subscription_id != self._http_subscription:
+            raise CommandError("no_such_subscription", f"Unknown subscription: {subscription_id}")
         return {}
 
     async def reconnect(self, params: dict[str, Any]) -> dict[str, Any]:
+        await self._thread()
+        run_id = params.get("run_id")
+        runs = {run["run_id"] for run in await self.threads.runs(self.thread_id)}
+        if run_id is not None and run_id not in runs:
+            raise CommandError("no_such_run", f"Run {run_id} not found")
+        # The cursor is `since` on the stream: nothing is kept per connection to restore.
         return {"restored": True, "missed_events": 0}
+
+
+_TREE_STATUS = {
+    ThreadStatus.BUSY: "running",
+    ThreadStatus.INTERRUPTED: "interrupted",
+    ThreadStatus.ERROR: "failed",
+}
 
 
 def _code_of(exc: ApiError) -> str:

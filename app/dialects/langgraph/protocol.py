@@ -29,6 +29,7 @@ from app.dialects.langgraph.commands import (
     ThreadCommands,
     envelope,
     error,
+    given_id,
     success,
 )
 from app.dialects.langgraph.routes import Caller, _caller
@@ -101,9 +102,10 @@ async def _json(request: Request) -> Any:
 
 @router.post("/threads/{thread_id}/commands", response_class=Response)
 async def thread_command(request: Request, thread_id: ThreadPath, caller: Caller) -> Response:
-    parsed = envelope(await _json(request))
+    value = await _json(request)
+    parsed = envelope(value)
     if parsed is None:
-        return JSONBody(error(None, "invalid_argument", BAD_ENVELOPE), 400)
+        return JSONBody(error(given_id(value), "invalid_argument", BAD_ENVELOPE), 400)
     answer = await ThreadCommands(request, thread_id, caller).run(*parsed)
     return JSONBody(answer)
 
@@ -226,7 +228,7 @@ class _Socket:
                 value = None
             parsed = envelope(value)
             if parsed is None:
-                await self._send(error(None, "invalid_argument", BAD_ENVELOPE))
+                await self._send(error(given_id(value), "invalid_argument", BAD_ENVELOPE))
                 continue
             command_id, method, params = parsed
             if method == "subscription.subscribe":

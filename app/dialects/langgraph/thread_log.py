@@ -26,9 +26,11 @@ from app.dialects.langgraph.channels import (
     StateAt,
     numbered,
     ordinal_of,
+    protocol_state,
     run_base,
 )
 from app.events import EventName
+from app.payload import dumps
 from app.runs import RunManager
 from app.store.base import RunRecord
 
@@ -154,7 +156,23 @@ class _Checkpoint:
     id: str
     parent_id: str | None
     source: str | None
-    values: dict[str, Any]
+    channel_values: dict[str, Any]
+    run_id: str | None
+
+    def values(self) -> Any:
+        return _state_values(self.channel_values)
+
+
+def _checkpoint(item: Any) -> _Checkpoint:
+    parent = (item.parent_config or {}).get("configurable", {})
+    return _Checkpoint(
+        step=item.metadata.get("step", -1),
+        id=item.config["configurable"]["checkpoint_id"],
+        parent_id=parent.get("checkpoint_id"),
+        source=item.metadata.get("source"),
+        channel_values=item.checkpoint.get("channel_values") or {},
+        run_id=item.metadata.get("run_id"),
+    )
 
 
 @dataclass
@@ -182,11 +200,11 @@ class RunStates:
         if self.saver is None:
             return []
         ns = "|".join(at.ns)
-        found = await self._in(ns, at)
+        found = await self._resumed_from() if at.resumed else await self._in(ns, at)
         out: list[Any] = []
         for checkpoint in found:
             if checkpoint.source != "input":
-                out.append(("values", at.ns, checkpoint.values, None))
+                out.append(("values", at.ns, checkpoint.values(), None))
             data: dict[str, Any] = {
                 "id": checkpoint.id,
                 "step": checkpoint.step,
@@ -216,6 +234,23 @@ class RunStates:
             found = wanted()
         return found
 
+    async def _resumed_from(self) -> list[_Checkpoint]:
+        """The root checkpoint the run went on from: the newest one before its own first
+        (checkpoint ids grow with time), written by an earlier run or a state update."""
+        assert self.saver is not None
+        if self._by_ns is None:
+            await self._list()
+        own = (self._by_ns or {}).get("", [])
+        first = min((c.id for c in own), default=None)
+        config = {"configurable": {"thread_id": self.thread_id, "checkpoint_ns": ""}}
+        async for item in self.saver.alist(config):
+            checkpoint = _checkpoint(item)
+            if checkpoint.run_id == self.record.run_id:
+                continue
+            if first is None or checkpoint.id < first:
+                return [checkpoint]
+        return []
+
     def _durability(self) -> str | None:
         kwargs = self.record.meta.get("kwargs") or {}
         return kwargs.get("durability") if isinstance(kwargs, dict) else None
@@ -227,25 +262,17 @@ class RunStates:
         by_ns: dict[str, list[_Checkpoint]] = {}
         config = {"configurable": {"thread_id": self.thread_id}}
         async for item in self.saver.alist(config, filter={"run_id": self.record.run_id}):
-            configurable = item.config["configurable"]
-            parent = (item.parent_config or {}).get("configurable", {})
-            by_ns.setdefault(configurable.get("checkpoint_ns", ""), []).append(
-                _Checkpoint(
-                    step=item.metadata.get("step", -1),
-                    id=configurable["checkpoint_id"],
-                    parent_id=parent.get("checkpoint_id"),
-                    source=item.metadata.get("source"),
-                    values=_state_values(item.checkpoint.get("channel_values") or {}),
-                )
-            )
+            namespace = item.config["configurable"].get("checkpoint_ns", "")
+            by_ns.setdefault(namespace, []).append(_checkpoint(item))
         for checkpoints in by_ns.values():
             checkpoints.sort(key=lambda c: c.step)
         self._by_ns = by_ns
 
 
-def _state_values(channel_values: dict[str, Any]) -> dict[str, Any]:
+def _state_values(channel_values: dict[str, Any]) -> Any:
     # A checkpoint also keeps LangGraph's own channels ("__start__", "branch:to:<node>").
-    return {k: v for k, v in channel_values.items() if not k.startswith("__") and ":" not in k}
+    state = {k: v for k, v in channel_values.items() if not k.startswith("__") and ":" not in k}
+    return protocol_state(orjson.loads(dumps(state)))
 
 
 def _data_line(frame: bytes) -> bytes:
