@@ -58,7 +58,12 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 $(JS_PAGE): $(JS_STAMP) $(JS_DIR)/usestream/index.html $(JS_DIR)/usestream/vite.config.js $(wildcard $(JS_DIR)/usestream/src/*)
 	cd $(JS_DIR) && npx vite build usestream
 
-js: $(JS_PAGE)
+# The same for @langchain/react's useStream, which speaks LangGraph's thread protocol.
+JS_PAGE_V2 := $(JS_DIR)/usestream-v2/dist/index.html
+$(JS_PAGE_V2): $(JS_STAMP) $(JS_DIR)/usestream-v2/index.html $(JS_DIR)/usestream-v2/vite.config.js $(wildcard $(JS_DIR)/usestream-v2/src/*)
+	cd $(JS_DIR) && npx vite build usestream-v2
+
+js: $(JS_PAGE) $(JS_PAGE_V2)
 
 test: install system-deps js
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -105,4 +110,4 @@ bench: install-bench system-deps
 
 clean:
 	rm -rf $(VENV) $(LOWEST_VENV) .pytest_cache .ruff_cache test-results *.egg-info \
-	  $(JS_DIR)/node_modules $(JS_DIR)/usestream/dist
+	  $(JS_DIR)/node_modules $(JS_DIR)/usestream/dist $(JS_DIR)/usestream-v2/dist
