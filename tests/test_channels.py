@@ -124,7 +124,7 @@ def test_a_subgraph_starts_in_its_namespace_and_ends_before_its_parent_node() ->
         StateAt([], -math.inf, 2),
         ("tasks", [], {"id": "task-1", "name": "review", "triggers": []}),
         ("lifecycle", SUB, "started"),
-        StateAt(SUB, -math.inf, 0),
+        StateAt(SUB, -math.inf, 0, ours=True),  # the subgraph starts afresh: its input
         ("tasks", SUB, {"id": "t2", "name": "draft", "triggers": []}),
         ("updates", SUB, {"node": "draft", "values": {"draft": "d"}}),
         (
@@ -154,6 +154,24 @@ def test_a_subgraph_starts_in_its_namespace_and_ends_before_its_parent_node() ->
         ),
         StateAt([], 2, math.inf),
         ("lifecycle", [], "completed"),
+    ]
+
+
+def test_a_run_waits_only_for_the_checkpoints_it_writes() -> None:
+    out = items(
+        log(
+            ("run.start", {"graph": "agent", "command": {"resume": {"i-1": True}}}),
+            ("node.start", {"node": "approve", "step": 4, "span_id": "a", "task_id": "t4"}),
+            ("node.end", {"node": "approve", "span_id": "a", "update": {}}),
+            ("node.start", {"node": "answer", "step": 5, "span_id": "b", "task_id": "t5"}),
+        )
+    )
+    states = [item for item in out if isinstance(item, StateAt)]
+    # A resumed run: the state it goes on from, then step 3 (an earlier run's), then its own.
+    assert states == [
+        StateAt([], -math.inf, -math.inf, resumed=True),
+        StateAt([], -math.inf, 3, ours=False),
+        StateAt([], 3, 4, ours=True),
     ]
 
 

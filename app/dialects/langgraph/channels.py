@@ -178,6 +178,7 @@ class RunChannels:
     _calls: list[dict[str, Any]] = field(default_factory=list)
     _call_of: dict[str, str] = field(default_factory=dict)  # tool span → tool call id
     _call_ids: set[Any] = field(default_factory=set)
+    _steps: dict[tuple[str, ...], set[int]] = field(default_factory=dict)  # ns → steps it ran
 
     def items(self, event: Event) -> tuple[int, list[Item]]:
         """The timestamp of a log event, and what it gives: events, and where the state
@@ -189,14 +190,15 @@ class RunChannels:
         self._ts = fields.get("ts", self._ts)
         return self._ts, handler(self, fields)
 
-    def _state(self, ns: list[str], upto: float) -> list[Item]:
-        """The steps of a namespace not yet placed, up to `upto`, go here."""
+    def _state(self, ns: list[str], upto: float, ours: bool = False) -> list[Item]:
+        """The steps of a namespace not yet placed, up to `upto`, go here; `ours` when this
+        run wrote step `upto` (else an earlier run did: a resumed run starts mid-thread)."""
         key = tuple(ns)
         done = self._placed.get(key, -math.inf)
         if upto <= done:
             return []
         self._placed[key] = upto
-        return [StateAt(list(ns), done, upto)]
+        return [StateAt(list(ns), done, upto, ours=ours)]
 
     def _run_start(self, fields: dict[str, Any]) -> list[Item]:
         self.graph_name = fields.get("graph") or ""
@@ -228,8 +230,11 @@ class RunChannels:
                 out.append(("lifecycle", list(key), started, None))
         step = fields.get("step")
         if isinstance(step, int):
-            # A node of step n starts once the steps before it have been checkpointed.
-            out += self._state(ns, step - 1)
+            # A node of step n starts once the steps before it have been checkpointed: by
+            # this run if it ran step n - 1, or started the graph (or subgraph) afresh.
+            ran = self._steps.setdefault(tuple(ns), set())
+            out += self._state(ns, step - 1, ours=step - 1 in ran or (step == 1 and not ran))
+            ran.add(step)
         task_id = fields.get("task_id") or fields.get("span_id")
         self._tasks[fields.get("span_id", "")] = task_id
         data = {"id": task_id, "name": node, "triggers": fields.get("triggers") or []}
@@ -456,6 +461,7 @@ class StateAt:
     after: float
     upto: float
     resumed: bool = False  # the checkpoint the run went on from, not one it wrote
+    ours: bool = False  # step `upto` is this run's to write (a live reader may wait for it)
 
 
 _Out = tuple[str, list[str], Any, "str | None"]

@@ -223,7 +223,9 @@ class RunStates:
         if self._by_ns is None or self._listed_live:
             await self._list()
         found = wanted()
-        if not self._listed_live or math.isinf(at.upto) or self._durability() == "exit":
+        if not (self._listed_live and at.ours) or math.isinf(at.upto):
+            return found
+        if self._durability() == "exit":
             return found
         # The run is going on: the step just ended may not be written yet.
         loop = asyncio.get_running_loop()
