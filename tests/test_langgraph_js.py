@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from chat_page import chat_page, send, thread_of
 from conftest import TESTS, Server
 from pageproxy import PageServer
 from playwright.sync_api import Browser, Page, expect
@@ -127,24 +128,8 @@ def page_server(server: Server) -> Iterator[PageServer]:
 
 @pytest.fixture
 def chat(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
-    context.add_init_script(RECORDER)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == [], errors
-
-
-def send(page: Page, text: str) -> None:
-    page.fill("#draft", text)
-    page.click("#send")
-
-
-def thread_of(page: Page) -> str:
-    page.wait_for_function("new URLSearchParams(location.search).get('thread')")
-    return page.evaluate("new URLSearchParams(location.search).get('thread')")
+    with chat_page(browser, RECORDER) as page:
+        yield page
 
 
 def answer(base: str, thread_id: str) -> str:

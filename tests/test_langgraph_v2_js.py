@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from chat_page import chat_page, send, thread_of
 from conftest import TESTS, start_server
 from pageproxy import PageServer
 from playwright.sync_api import Browser, Page, expect
@@ -446,24 +447,8 @@ def page_api(target: Target) -> Iterator[str]:
 @pytest.fixture
 def chat(browser: Browser, page_api: str) -> Iterator[Page]:
     """A browser page with the recorder, closed before the page's server stops."""
-    context = browser.new_context()
-    context.add_init_script(RECORDER)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == [], errors
-
-
-def send(page: Page, text: str) -> None:
-    page.fill("#draft", text)
-    page.click("#send")
-
-
-def thread_of(page: Page) -> str:
-    page.wait_for_function("new URLSearchParams(location.search).get('thread')", timeout=20_000)
-    return page.evaluate("new URLSearchParams(location.search).get('thread')")
+    with chat_page(browser, RECORDER) as page:
+        yield page
 
 
 def shown(page: Page) -> list[tuple[str, str, str]]:

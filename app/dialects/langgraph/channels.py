@@ -241,10 +241,13 @@ class RunChannels:
         out.append(("tasks", ns, data, node))
         return out
 
-    def _node_end(self, fields: dict[str, Any]) -> list[Item]:
-        ns = fields.get("ns") or []
-        node = fields.get("node")
+    def _ended_task(self, fields: dict[str, Any]) -> tuple[list[str], str | None, str | None]:
+        """The namespace, node and task id of a node that has ended."""
         task_id = self._tasks.pop(fields.get("span_id", ""), fields.get("span_id"))
+        return fields.get("ns") or [], fields.get("node"), task_id
+
+    def _node_end(self, fields: dict[str, Any]) -> list[Item]:
+        ns, node, task_id = self._ended_task(fields)
         out = self._close_children(ns, f"{node}:{task_id}", "completed")
         update = fields.get("update")
         self._remember(_tool_calls_in(update))
@@ -255,9 +258,7 @@ class RunChannels:
         return out
 
     def _node_error(self, fields: dict[str, Any]) -> list[Item]:
-        ns = fields.get("ns") or []
-        node = fields.get("node")
-        task_id = self._tasks.pop(fields.get("span_id", ""), fields.get("span_id"))
+        ns, node, task_id = self._ended_task(fields)
         error = fields.get("error") or {}
         message = f"{error.get('type')}: {error.get('message')}"
         out = self._close_children(ns, f"{node}:{task_id}", "failed", message)
