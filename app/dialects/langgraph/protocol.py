@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Path, Request, WebSocket, WebSocketDisco
 from starlette.responses import Response
 
 from app.auth import Unauthorized
+from app.dialects.langgraph import schemas as S
 from app.dialects.langgraph.channels import ChannelEvent, Filter, is_channel
 from app.dialects.langgraph.commands import (
     BAD_ENVELOPE,
@@ -100,7 +101,12 @@ async def _json(request: Request) -> Any:
         return None
 
 
-@router.post("/threads/{thread_id}/commands", response_class=Response)
+@router.post(
+    "/threads/{thread_id}/commands",
+    response_class=Response,
+    responses=S.COMMAND,
+    openapi_extra=S.json_body(S.ProtocolCommand),
+)
 async def thread_command(request: Request, thread_id: ThreadPath, caller: Caller) -> Response:
     value = await _json(request)
     parsed = envelope(value)
@@ -110,7 +116,12 @@ async def thread_command(request: Request, thread_id: ThreadPath, caller: Caller
     return JSONBody(answer)
 
 
-@router.post("/threads/{thread_id}/stream/events", response_class=Response)
+@router.post(
+    "/threads/{thread_id}/stream/events",
+    response_class=Response,
+    responses=S.EVENTS,
+    openapi_extra=S.json_body(S.EventStreamRequest),
+)
 async def thread_events(request: Request, thread_id: ThreadPath, caller: Caller) -> Response:
     params = await _json(request)
     if not isinstance(params, dict):

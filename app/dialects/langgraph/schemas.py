@@ -99,3 +99,59 @@ WAIT = {
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
+
+
+# LangGraph's thread protocol.
+
+
+class ProtocolCommand(BaseModel):
+    id: int = Field(description="the client's number for it, echoed in the answer")
+    method: str = Field(description="run.start, input.respond, subscription.*, agent.getTree")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProtocolAnswer(Open):
+    type: str = Field(description="success or error")
+    id: int | None
+    result: dict[str, Any] | None = None
+    meta: dict[str, Any] | None = None
+    error: str | None = Field(None, description="the protocol's code, on an error")
+    message: str | None = None
+
+
+class EventStreamRequest(BaseModel):
+    channels: list[str] = Field(
+        description="values, updates, messages, tools, custom, lifecycle, input, tasks, "
+        "checkpoints, or custom:<name>"
+    )
+    namespaces: list[list[str]] | None = Field(None, description="prefixes to keep")
+    depth: int | None = Field(None, description="how deep below them")
+    since: int | None = Field(None, description="the events after this seq only")
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """An `openapi_extra` describing a JSON body the route parses itself (LangGraph answers
+    400, not 422, for a body that is not what it should be)."""
+    schema = {"content": {"application/json": {"schema": model.model_json_schema()}}}
+    return {"requestBody": {"required": True, **schema}}
+
+
+COMMAND = {
+    **errors((401, 413, 422, 503)),
+    200: {
+        "model": ProtocolAnswer,
+        "description": "`{type: success, id, result, meta}` or `{type: error, id, error, message}`",
+    },
+    400: {"model": ProtocolAnswer, "description": "not a command: `invalid_argument`"},
+}
+EVENTS = {
+    **errors((401, 404, 413, 422, 503)),
+    200: {
+        "description": (
+            "`text/event-stream`: the thread's events, `event: <method>`, `id: <seq>`, one "
+            "`data:` line of `{type: event, event_id, seq, method, params: {namespace, "
+            "timestamp, data, node?}}`; history first (after `since`), then live, across runs."
+        ),
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+}
