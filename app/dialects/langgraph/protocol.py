@@ -36,6 +36,7 @@ from app.dialects.langgraph.commands import (
 from app.dialects.langgraph.routes import Caller, _caller
 from app.dialects.langgraph.thread_log import ResumeGap, ThreadGone, ThreadLog
 from app.errors import JSONBody
+from app.metrics import Metrics
 from app.payload import dumps
 from app.sse import COALESCE_SECONDS, event_stream_response, retry_frame
 
@@ -140,7 +141,7 @@ async def thread_events(request: Request, thread_id: ThreadPath, caller: Caller)
     settings = request.app.state.settings
     ping = min(settings.heartbeat_seconds, MAX_HEARTBEAT_SECONDS)
     first = retry_frame(settings.retry_ms)
-    chunks = _sse_frames(log.events(since), wanted, first)
+    chunks = _sse_frames(log.events(since), wanted, first, manager.metrics)
     return event_stream_response(
         chunks,
         settings.model_copy(update={"heartbeat_seconds": ping}),
@@ -150,20 +151,24 @@ async def thread_events(request: Request, thread_id: ThreadPath, caller: Caller)
 
 
 async def _sse_frames(
-    batches: AsyncIterator[list[ChannelEvent]], wanted: Filter, first: bytes
+    batches: AsyncIterator[list[ChannelEvent]], wanted: Filter, first: bytes, metrics: Metrics
 ) -> AsyncIterator[bytes]:
     yield first
+    metrics.open_streams.inc()
     try:
         async with contextlib.aclosing(batches):
             async for batch in batches:
-                kept = [event.frame() for event in batch if wanted.matches(event)]
+                kept = b"".join(event.frame() for event in batch if wanted.matches(event))
                 if kept:
-                    yield b"".join(kept)
+                    metrics.bytes_sent.inc(len(kept))
+                    yield kept
                     await asyncio.sleep(COALESCE_SECONDS)
     except ResumeGap as exc:
         yield b"event: error\ndata: %s\n\n" % dumps(_gap_error(None, exc))
     except ThreadGone:
         return
+    finally:
+        metrics.open_streams.dec()
 
 
 def _gap_error(command_id: int | None, exc: ResumeGap) -> dict[str, Any]:
