@@ -137,7 +137,8 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
 
 
 COMMAND = {
-    **errors((401, 413, 422, 503)),
+    # 404: a path that is no thread id at all (the commands answer no_such_run themselves).
+    **errors((401, 404, 413, 422, 503)),
     200: {
         "model": ProtocolAnswer,
         "description": "`{type: success, id, result, meta}` or `{type: error, id, error, message}`",
