@@ -41,6 +41,13 @@ class Checkpointing:
     def enabled(self) -> bool:
         return self.saver is not None
 
+    @property
+    def durable(self) -> bool:
+        """Whether another process finds the checkpoints: not a saver in this process's memory."""
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        return self.saver is not None and not isinstance(self.saver, InMemorySaver)
+
 
 def checkpointer_url(settings: Settings) -> str:
     """The configured URL, or the default for the store: in-memory with the memory store,

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from app.auth import Unauthorized
 from app.dialects import LANGGRAPH_PREFIX
 from app.payload import dumps
-from app.runs import AtCapacity
+from app.runs import AtCapacity, Draining
 from app.store.base import StoreUnavailable
 
 
@@ -74,6 +74,10 @@ async def at_capacity(request: Request, exc: Exception) -> Response:
     return JSONBody(_body("at_capacity", str(exc)), 429, headers={"Retry-After": "1"})
 
 
+async def draining(request: Request, exc: Exception) -> Response:
+    return JSONBody(_body("draining", str(exc)), 503, headers={"Retry-After": "1"})
+
+
 async def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
@@ -101,6 +105,7 @@ HANDLERS = {
     ApiError: api_error,
     StoreUnavailable: store_unavailable,
     AtCapacity: at_capacity,
+    Draining: draining,
     Unauthorized: unauthorized,
     RequestValidationError: validation_error,
     StarletteHTTPException: http_error,

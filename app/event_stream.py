@@ -20,6 +20,7 @@ The headers, the HEAD answer, the heartbeat factory and the body's framing are t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import weakref
@@ -62,6 +63,12 @@ class EventStream(EventSourceResponse):
                 self.active = False
                 streams.discard(self)
                 listener.cancel()
+        if self._cancel_scope.cancelled_caught:
+            # Ended where it stood (the client left, or the server stops): close the body, so
+            # a client still there sees the stream end cleanly and reconnects. Bounded: a
+            # client cut off for reading nothing would not take even this.
+            with anyio.move_on_after(1), contextlib.suppress(RuntimeError, OSError):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         if self.background is not None:
             await self.background()
 

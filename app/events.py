@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from app.payload import dumps, dumps_bounded
 
 
@@ -23,6 +25,7 @@ class EventName(StrEnum):
     TOOL_END = "tool.end"
     CUSTOM = "custom"
     STREAM_GAP = "stream.gap"
+    RUN_ATTEMPT = "run.attempt"
     RUN_INTERRUPT = "run.interrupt"
     RUN_ERROR = "run.error"
     RUN_END = "run.end"
@@ -101,6 +104,14 @@ def encode_dialect_event(run_id: str, seq: int, name: str, wire_name: str, data:
         dumps(data),
     )
     return Event(seq, name, frame)
+
+
+def event_data(frame: bytes) -> Any:
+    """The JSON an event's frame carries (every frame has one data line)."""
+    for line in frame.split(b"\n"):
+        if line.startswith(b"data: "):
+            return orjson.loads(line[6:])
+    return None
 
 
 def is_dialect_event(name: str) -> bool:

@@ -24,6 +24,7 @@ from app.metrics import Metrics
 from app.middleware import Configured
 from app.runs import RunManager
 from app.settings import Settings
+from app.shutdown import drain_on_sigterm
 from app.store import open_store
 from app.threads import Threads
 from app.tokens import StreamTokens
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             manager = RunManager(checkpointing, store, resolved, metrics, factory)
             await manager.open()
             stack.push_async_callback(manager.close)
+            stack.enter_context(drain_on_sigterm(manager.drain))
             threads = Threads(manager)
             tokens = StreamTokens(_secret(resolved), resolved.stream_token_seconds)
             access = Access(auth, tokens, metrics)

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     metrics_key: SecretStr = Field(SecretStr(""), description="protects /metrics when set")
     log_format: Literal["text", "json"] = "text"
     header_timeout_seconds: float = Field(10, gt=0)
+    run_max_attempts: int = Field(
+        3, ge=1, description="attempts a run gets when its process dies (1: no retries)"
+    )
+    drain_seconds: float = Field(
+        20, ge=0, description="on SIGTERM, how long running runs may finish before handover"
+    )
     thread_poll_seconds: float = Field(
         0.5, gt=0, description="how often a thread's event stream looks for runs of other processes"
     )

@@ -164,6 +164,8 @@ class Translator:
     command: Any = None
     recorded: frozenset[str] = frozenset()
     recorded_subgraphs: bool = False
+    # False for a run's later attempt: its run.start is in the log already.
+    announce: bool = True
     # The server's "messages" mode: each message so far, by id.
     _messages: dict[str, Any] = field(default_factory=dict)
     root_run_id: str | None = None
@@ -187,6 +189,8 @@ class Translator:
         if self.root_run_id is None and kind == "on_chain_start" and not raw.get("parent_ids"):
             self.root_run_id = run_id
             self.graph_name = raw.get("name")
+            if not self.announce:
+                return []
             # A resumed run's input is LangGraph's Command: the request's own command says it.
             input_ = None if self.command is not None else raw.get("data", {}).get("input")
             return [

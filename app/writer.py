@@ -43,12 +43,19 @@ async def until_stored(call: Callable[[], Awaitable[T]], what: str) -> T:
 
 
 class RunWriter:
-    """Numbers a run's events after `seq` (1, 2, 3, … for a new run) and appends them."""
+    """Numbers a run's events after `seq` (1, 2, 3, … for a new run) and appends them, as
+    `owner` when given (the store refuses them once another process has taken the run)."""
 
     def __init__(
-        self, store: EventStore, run_id: str, max_payload_bytes: int, seq: int = 0
+        self,
+        store: EventStore,
+        run_id: str,
+        max_payload_bytes: int,
+        seq: int = 0,
+        owner: str | None = None,
     ) -> None:
         self._store = store
+        self._owner = owner
         self.run_id = run_id
         self._max_payload = max_payload_bytes
         self.seq = seq
@@ -68,12 +75,12 @@ class RunWriter:
             return
         events = self._encode(items)
         try:
-            await self._store.append(self.run_id, events)
+            await self._store.append(self.run_id, events, owner=self._owner)
         except AppendConflict as exc:
             lost = None if exc.ended else self._lost_after(await self._store.last_seq(self.run_id))
             if lost is None:
                 raise
-            await self._store.append(self.run_id, [*lost, *events])
+            await self._store.append(self.run_id, [*lost, *events], owner=self._owner)
         self._remember(events)
         self.seq = events[-1].seq
 
@@ -121,7 +128,7 @@ class RunWriter:
             end = RunEnd(status, iso_now())
             events = self._encode(items)
             try:
-                await self._store.append(self.run_id, [*lost, *events], end)
+                await self._store.append(self.run_id, [*lost, *events], end, self._owner)
                 await self._store.flush(self.run_id)
             except AppendConflict as exc:
                 if exc.ended:

@@ -63,6 +63,9 @@ def start_server(
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env["PYTHONPATH"] = str(TESTS)
+    # A test's server is stopped with its runs still going: it drains them for a second, not
+    # the default's twenty (the tests of draining set their own).
+    settings.setdefault("drain_seconds", 1)
     env.update({f"GATEWAY_{k.upper()}": str(v) for k, v in settings.items()})
     command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--log-level", log_level]
     if cli_graph:

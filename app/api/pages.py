@@ -26,6 +26,14 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@router.get("/readyz", response_model=Health, responses=errors(503))
+async def readyz(request: Request) -> JSONBody:
+    """Whether to send this process new work: 503 while it drains (on SIGTERM)."""
+    if request.app.state.manager.draining:
+        return JSONBody({"status": "draining"}, 503, headers={"Retry-After": "1"})
+    return JSONBody({"status": "ok"})
+
+
 @router.get("/graph", response_model=GraphView, responses=errors(401))
 async def graph(request: Request, caller: Caller) -> JSONBody:
     return JSONBody(request.app.state.graph_description)

@@ -18,7 +18,7 @@ class ErrorBody(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "draining"]
 
 
 class GraphNode(BaseModel):
@@ -51,6 +51,9 @@ class RunView(BaseModel):
     thread_id: str | None
     status: RunStatus
     events: int = Field(description="the seq of its last event")
+    attempt: int = Field(
+        1, description="1, then one more each time another process continued the run"
+    )
     created_at: str
     ended_at: str | None
     stream_url: str
@@ -118,7 +121,7 @@ WHEN = {
     422: "the body or query is not JSON, or not of the documented shape",
     429: "GATEWAY_MAX_RUNS or the caller's GATEWAY_MAX_RUNS_PER_PRINCIPAL runs are active",
     501: "threads need a checkpointer, and the gateway has none",
-    503: "the Redis store cannot be reached",
+    503: "the Redis store cannot be reached, or this process is draining (shutting down)",
 }
 
 

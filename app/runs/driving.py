@@ -13,7 +13,7 @@ from langgraph.pregel import Pregel
 
 from app.events import EventName, RunStatus, now_ms
 from app.runs.spec import PRINCIPAL_KEY, ActiveRun, CheckpointerRequired
-from app.store.base import AppendConflict, RunRecord
+from app.store.base import AppendConflict, RunRecord, StoreUnavailable
 from app.translate import (
     PendingInterrupt,
     RawPassthrough,
@@ -33,7 +33,15 @@ class Driving:
 
     async def _drive(self, active: ActiveRun, record: RunRecord) -> None:
         run_id, thread_id, spec = record.run_id, record.thread_id, active.spec
-        writer = RunWriter(self.store, run_id, self.settings.max_payload_bytes)
+        # A run another process began goes on after the events its log holds, as a new attempt.
+        continuing = active.taken_over is not None and record.attempt > 1
+        writer = RunWriter(
+            self.store,
+            run_id,
+            self.settings.max_payload_bytes,
+            seq=record.events if continuing else 0,
+            owner=record.owner,
+        )
         translator = (
             RawPassthrough()
             if record.mode == "raw"
@@ -42,6 +50,7 @@ class Driving:
                 command=spec.command,
                 recorded=spec.recorded,
                 recorded_subgraphs=bool(spec.graph_options.get("subgraphs")),
+                announce=not continuing,
             )
         )
         options = dict(spec.graph_options)
@@ -53,6 +62,7 @@ class Driving:
         status = RunStatus.SUCCESS
         tail: Emitted = []
         failure: dict[str, Any] | None = None
+        handed_over = False
         metrics = self.metrics
         try:
             if not active.turn.is_set():
@@ -61,6 +71,10 @@ class Driving:
             await self.store.set_status(run_id, RunStatus.RUNNING)
             config = self._config(spec.config, thread_id, run_id, spec.principal)
             input_ = to_command(spec.command) if spec.command is not None else spec.input
+            if continuing:
+                input_, config, attempt = await self._attempt(record, active, config, input_)
+                await writer.append(attempt)
+                metrics.events_appended.inc(len(attempt))
             async with contextlib.AsyncExitStack() as stack:
                 graph = await stack.enter_async_context(
                     self._graph_for_run(config, spec.graph_options.get("context"))
@@ -77,7 +91,7 @@ class Driving:
                     emitted = translator.translate(raw, now_ms())
                     if not emitted:
                         continue
-                    if writer.seq == 0:
+                    if writer.seq == 0 and not continuing:
                         metrics.first_event.observe(time.monotonic() - created)
                     await writer.append(emitted)
                     metrics.events_appended.inc(len(emitted))
@@ -92,9 +106,11 @@ class Driving:
             elif translator.interrupted:
                 raise CheckpointerRequired()
         except asyncio.CancelledError:
-            # The log must still end with run.end, so the cancellation stops here.
+            # The log must still end with run.end (unless another process is to continue
+            # it), so the cancellation stops here.
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
             status = RunStatus.CANCELLED
+            handed_over = active.handing_over
         except AppendConflict:
             logger.warning("run %s was ended by another process; stopping it here", run_id)
             await until_stored(lambda: self.store.release_run(run_id), run_id)
@@ -107,6 +123,9 @@ class Driving:
         finally:
             # From here on nothing can cancel the run: its last events are being written.
             self._forget(run_id)
+        if handed_over:
+            await self._hand_over(run_id)
+            return
         end: dict[str, Any] = {
             "status": status,
             "duration_ms": round((time.monotonic() - started) * 1000),
@@ -139,6 +158,13 @@ class Driving:
             },
         )
         await until_stored(lambda: self.store.release_run(run_id), run_id)
+
+    async def _hand_over(self, run_id: str) -> None:
+        """Leave the run, its log as it stands, for another process to continue."""
+        with contextlib.suppress(AppendConflict, StoreUnavailable):
+            await self.store.flush(run_id)
+        await until_stored(lambda: self.store.hand_over(run_id), run_id)
+        logger.info("run %s handed over for another process to continue", run_id)
 
     @contextlib.asynccontextmanager
     async def _graph_for_run(self, config: dict[str, Any], context: Any) -> AsyncIterator[Pregel]:

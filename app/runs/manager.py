@@ -15,7 +15,8 @@ from app.metrics import Metrics
 from app.runs.driving import Driving
 from app.runs.liveness import Liveness
 from app.runs.readers import Readers
-from app.runs.spec import ActiveRun, AtCapacity, RunSpec
+from app.runs.spec import ActiveRun, AtCapacity, Draining, RunSpec
+from app.runs.takeover import Takeover
 from app.runs.turns import ThreadBell, ThreadTurns
 from app.settings import DisconnectPolicy, Settings
 from app.store.base import (
@@ -31,9 +32,9 @@ from app.writer import iso_now
 logger = logging.getLogger(__name__)
 
 
-class RunManager(Driving, ThreadTurns, Readers, Liveness):
+class RunManager(Driving, ThreadTurns, Readers, Liveness, Takeover):
     """Starts runs as background tasks that write their log, and owns their lifecycle; each
-    job is a part of its own (driving.py, turns.py, readers.py, liveness.py)."""
+    job is a part of its own (driving.py, turns.py, readers.py, liveness.py, takeover.py)."""
 
     def __init__(
         self,
@@ -55,6 +56,7 @@ class RunManager(Driving, ThreadTurns, Readers, Liveness):
         self._background: list[asyncio.Task[None]] = []
         self._chores: set[asyncio.Task[Any]] = set()
         self.thread_bell = ThreadBell()
+        self.draining = False
 
     @property
     def active_runs(self) -> int:
@@ -76,6 +78,8 @@ class RunManager(Driving, ThreadTurns, Readers, Liveness):
         """Create the run and start it, or queue it behind the runs on its thread. With a
         checkpointer, a run given no thread gets one of its own, so it can pause and resume.
         Raises ThreadBusy or ThreadMissing for a thread that cannot take it."""
+        if self.draining:
+            raise Draining()
         if len(self._active) >= self.settings.max_runs:
             raise AtCapacity(self.settings.max_runs)
         limit = self.settings.max_runs_per_principal
@@ -102,7 +106,8 @@ class RunManager(Driving, ThreadTurns, Readers, Liveness):
             meta=spec.meta,
             principal=spec.principal,
         )
-        await self.store.create_run(record)
+        # Kept when another process could continue the run, should this one stop.
+        await self.store.create_run(record, spec.to_json() if self.continues_runs else None)
         turn = ThreadTurn(started=True)
         if thread_id is not None:
             try:
@@ -174,6 +179,35 @@ class RunManager(Driving, ThreadTurns, Readers, Liveness):
             self.metrics.active_runs.dec()
         if active is not None and active.grace_timer is not None:
             active.grace_timer.cancel()
+
+    async def drain(self) -> None:
+        """Stop as a deploy asks: start no new runs (and take over none), let the running ones
+        finish within Settings.drain_seconds, then hand the rest to the other processes, which
+        continue them from their checkpoints (or, when none can, cancel them)."""
+        if self.draining:
+            return
+        self.draining = True
+        for task in self._background:
+            if task.get_name() == "lost-runs":
+                task.cancel()
+        seconds = self.settings.drain_seconds
+        logger.warning("draining: %d runs have %ss to finish", len(self._active), seconds)
+        runs = [active.task for active in self._active.values() if active.task is not None]
+        if runs and seconds > 0:
+            await asyncio.wait(runs, timeout=seconds)
+        hand_over = self.continues_runs
+        if self._active:
+            logger.warning(
+                "drained: %s %d runs",
+                "handing over" if hand_over else "cancelling",
+                len(self._active),
+            )
+        for active in list(self._active.values()):
+            if not active.cancelling:
+                active.handing_over = hand_over
+            self._cancel_local(active)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=10)
 
     async def shutdown(self) -> None:
         """Cancel every active run and wait until each has written its run.end."""

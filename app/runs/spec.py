@@ -21,7 +21,14 @@ class AtCapacity(Exception):
 
 
 class WorkerLost(Exception):
-    """The process running the run stopped."""
+    """The process running the run stopped, and no other could continue it."""
+
+
+class Draining(Exception):
+    """This process is shutting down: it starts no more runs (another process will)."""
+
+    def __init__(self) -> None:
+        super().__init__("this server is shutting down and starts no new runs; retry shortly")
 
 
 class CheckpointerRequired(Exception):
@@ -54,6 +61,39 @@ class RunSpec:
     meta: dict[str, Any] = field(default_factory=dict)
     principal: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """What another process needs to continue the run (everything came in as JSON)."""
+        return {
+            "input": self.input,
+            "command": self.command,
+            "config": self.config,
+            "on_disconnect": self.on_disconnect,
+            "mode": self.mode,
+            "thread_id": self.thread_id,
+            "strategy": self.strategy,
+            "recorded": sorted(self.recorded),
+            "graph_options": self.graph_options,
+            "meta": self.meta,
+            "principal": self.principal,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunSpec:
+        policy = data.get("on_disconnect")
+        return cls(
+            input=data.get("input"),
+            command=data.get("command"),
+            config=data.get("config") or {},
+            on_disconnect=DisconnectPolicy(policy) if policy else None,
+            mode=data.get("mode", "events"),
+            thread_id=data.get("thread_id"),
+            strategy=MultitaskStrategy(data.get("strategy", MultitaskStrategy.REJECT)),
+            recorded=frozenset(data.get("recorded", ())),
+            graph_options=data.get("graph_options") or {},
+            meta=data.get("meta") or {},
+            principal=data.get("principal"),
+        )
+
 
 @dataclass
 class ActiveRun:
@@ -64,5 +104,9 @@ class ActiveRun:
     task: asyncio.Task[None] | None = None
     grace_timer: asyncio.TimerHandle | None = None
     cancelling: bool = False
+    # Set when this process stops: the run is left for another process to continue, not ended.
+    handing_over: bool = False
+    # Why this process continues a run another one began (run.attempt's `reason`), if it does.
+    taken_over: str | None = None
     # Set when the run may start: at once, or when the runs before it on its thread have ended.
     turn: asyncio.Event = field(default_factory=asyncio.Event)

@@ -76,6 +76,9 @@ class RunRecord:
     # What a dialect needs to describe the run its way (LangGraph's assistant_id, metadata…).
     meta: dict[str, Any] = field(default_factory=dict)
     principal: str | None = None  # who started it; only they may read it
+    # 1, then one more each time another process takes the run over once it had begun.
+    attempt: int = 1
+    lost: int = 0  # how many of its attempts stopped with their process (not handed over)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -83,6 +86,7 @@ class RunRecord:
             "thread_id": self.thread_id,
             "status": self.status,
             "events": self.events,
+            "attempt": self.attempt,
             "created_at": self.created_at,
             "ended_at": self.ended_at,
         }
@@ -159,6 +163,8 @@ class ThreadTurn:
 
 
 class EventStore(Protocol):
+    shared: bool  # several processes see its runs (one can continue another's)
+
     @property
     def process_id(self) -> str:
         """This process, as the owner of the runs it starts."""
@@ -174,7 +180,12 @@ class EventStore(Protocol):
         """Announce this process, so another one can tell when it has stopped; raises
         StoreUnavailable when the store cannot be used."""
 
-    async def create_run(self, record: RunRecord) -> None: ...
+    async def create_run(self, record: RunRecord, spec: dict[str, Any] | None = None) -> None:
+        """Record a new run; `spec` (JSON) is what another process needs to continue it."""
+
+    async def run_spec(self, run_id: str) -> dict[str, Any] | None:
+        """The spec the run was created with; None when none was kept."""
+        ...
 
     async def get_run(self, run_id: str) -> RunRecord | None: ...
 
@@ -182,13 +193,21 @@ class EventStore(Protocol):
         """Record that a run has moved on (pending → running); never changes an ended run. A
         run's final status is recorded by the append that ends its log."""
 
-    async def append(self, run_id: str, events: Sequence[Event], end: RunEnd | None = None) -> None:
+    async def append(
+        self,
+        run_id: str,
+        events: Sequence[Event],
+        end: RunEnd | None = None,
+        owner: str | None = None,
+    ) -> None:
         """Add events in seq order; the oldest are dropped beyond the retention limit. A store
         may write them a moment later (see flush). With `end`, the last event is the run's
         run.end: it closes the log and records the final status atomically, so whoever appends
-        one first ends the run, and every later append is refused. Raises AppendConflict when
-        the events do not follow the log's last one or the log has ended, and StoreUnavailable
-        when the store cannot take them."""
+        one first ends the run, and every later append is refused. With `owner`, the append
+        lands only while that process owns the run (another may have taken it over). Raises
+        AppendConflict when the events do not follow the log's last one, the log has ended or
+        the run has another owner (`ended` for both), and StoreUnavailable when the store
+        cannot take them."""
 
     async def flush(self, run_id: str) -> None:
         """Wait until every event appended so far is stored; raises what appending raised."""
@@ -212,9 +231,20 @@ class EventStore(Protocol):
         """The messages published for runs, as they come."""
         ...
 
-    async def claim_lost_runs(self) -> list[str]:
-        """Runs whose process has stopped, each handed to one caller only, to be ended."""
+    async def claim_lost_runs(self) -> list[tuple[str, bool]]:
+        """Runs whose process has stopped, or that a stopping process handed over, each to one
+        caller only, to be continued or ended: (run id, handed over)."""
         ...
+
+    async def take_run(self, run_id: str, handed_over: bool) -> RunRecord | None:
+        """Make this process the owner of a claimed run that has not ended, counting a new
+        attempt when it had begun (and a lost one unless it was handed over); from then on
+        its former owner's appends are refused. None when the run has ended or is gone."""
+        ...
+
+    async def hand_over(self, run_id: str) -> None:
+        """This process stops answering for a run that has not ended: another process claims
+        it at once and continues it."""
 
     async def release_run(self, run_id: str) -> None:
         """This process no longer answers for the run: its end, and its thread's bookkeeping,

@@ -55,6 +55,9 @@ class _RunLog:
 class MemoryStore:
     """One process's runs. It coordinates nothing: every run here is owned by this process."""
 
+    # Its runs live and die with this process: none is ever continued by another.
+    shared = False
+
     def __init__(
         self, *, max_events_per_run: int, run_ttl_seconds: float, gap_event: GapFactory
     ) -> None:
@@ -84,9 +87,13 @@ class MemoryStore:
     async def open(self, lease_seconds: float) -> None:
         return None
 
-    async def create_run(self, record: RunRecord) -> None:
+    async def create_run(self, record: RunRecord, spec: dict[str, Any] | None = None) -> None:
+        # No other process can continue a run here: its spec is not kept.
         self._runs[record.run_id] = record
         self._logs[record.run_id] = _RunLog(self._max_events)
+
+    async def run_spec(self, run_id: str) -> dict[str, Any] | None:
+        return None
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         record = self._runs.get(run_id)
@@ -99,7 +106,13 @@ class MemoryStore:
         if record is not None and not self._logs[run_id].ended:
             record.status = status
 
-    async def append(self, run_id: str, events: Sequence[Event], end: RunEnd | None = None) -> None:
+    async def append(
+        self,
+        run_id: str,
+        events: Sequence[Event],
+        end: RunEnd | None = None,
+        owner: str | None = None,
+    ) -> None:
         log = self._logs.get(run_id)
         if log is None or log.ended:
             raise AppendConflict(f"run {run_id}: its log has ended", ended=True)
@@ -157,8 +170,14 @@ class MemoryStore:
         while True:
             yield await self._control.get()
 
-    async def claim_lost_runs(self) -> list[str]:
+    async def claim_lost_runs(self) -> list[tuple[str, bool]]:
         return []
+
+    async def take_run(self, run_id: str, handed_over: bool) -> RunRecord | None:
+        return None
+
+    async def hand_over(self, run_id: str) -> None:
+        return None
 
     async def release_run(self, run_id: str) -> None:
         return None

@@ -4,13 +4,15 @@ Keys (all under `sse-gateway:`; a run's keys and channels share the hash tag of 
 cluster they live on one node):
 - `run:{<id>}`          hash: status, created_at, ended_at, mode, on_disconnect, owner, events
                         (the last seq), subscribers (readers across all processes), ended (set
-                        by the append of run.end) and batch (the token of the last append)
+                        by the append of run.end), batch (the token of the last append),
+                        attempt and lost (see take_run) and spec (what continues the run)
 - `run:{<id>}:log`      stream: one entry per event, entry id `<seq>-0`, fields n (name) and f
                         (the exact SSE frame)
 - `run:{<id>}:appended` channel: every append announces the log's new last seq there
 - `run:{<id>}:control`  channel: "cancel", "idle" and "start", for the process that owns the run
 - `{live}:beats`        hash: process → a counter its heartbeat keeps moving (see liveness.py)
 - `{live}:runs:<proc>`  set: the runs a process must end, or hand over when it stops
+- `{live}:handed`       set: runs a stopping process handed over, for any other to take
 A finished run's two keys expire GATEWAY_RUN_TTL_SECONDS after its end. On a cluster
 (`redis+cluster://`) the channels are shard channels (SPUBLISH, Redis 7).
 """
@@ -84,9 +86,12 @@ local meta, log, appended = KEYS[1], KEYS[2], KEYS[3]
 local last = tonumber(redis.call('HGET', meta, 'events'))
 if last == nil then return redis.error_reply('CONFLICT gone') end
 if redis.call('HEXISTS', meta, 'ended') == 1 then return redis.error_reply('CONFLICT ended') end
+if ARGV[8] ~= '' and redis.call('HGET', meta, 'owner') ~= ARGV[8] then
+  return redis.error_reply('CONFLICT taken')
+end
 if last ~= tonumber(ARGV[1]) then return redis.error_reply('CONFLICT at ' .. last) end
 local seq = last
-for i = 8, #ARGV, 2 do
+for i = 9, #ARGV, 2 do
   seq = seq + 1
   redis.call('XADD', log, 'MAXLEN', '~', ARGV[2], seq .. '-0', 'n', ARGV[i], 'f', ARGV[i + 1])
 end
@@ -118,6 +123,40 @@ if #runs > 0 then redis.call('SUNIONSTORE', KEYS[3], KEYS[3], KEYS[2]) end
 redis.call('DEL', KEYS[2])
 return runs
 """
+# Handed-over runs, a few at a time, into the claimant's own set in the same step.
+_CLAIM_HANDED = """
+local runs = redis.call('SPOP', KEYS[1], ARGV[1])
+for _, run in ipairs(runs) do redis.call('SADD', KEYS[2], run) end
+return runs
+"""
+# The new owner fences the old one out (appends carry their owner): a process that was only
+# cut off, not stopped, can no longer write to a run another process continues.
+_TAKE = """
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'ended') == 1 then
+  return false
+end
+local attempt = tonumber(redis.call('HGET', KEYS[1], 'attempt') or '1')
+local lost = tonumber(redis.call('HGET', KEYS[1], 'lost') or '0')
+if redis.call('HGET', KEYS[1], 'status') == 'running' then attempt = attempt + 1 end
+if ARGV[2] == '0' then lost = lost + 1 end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'attempt', attempt, 'lost', lost)
+return attempt
+"""
+HANDED_BATCH = 100
+RUN_FIELDS = (
+    "status",
+    "created_at",
+    "mode",
+    "on_disconnect",
+    "owner",
+    "ended_at",
+    "events",
+    "thread_id",
+    "meta",
+    "principal",
+    "attempt",
+    "lost",
+)
 # HINCRBY would create the hash of a run that has expired meanwhile.
 _ADD_SUBSCRIBER = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -184,6 +223,7 @@ class _Follower:
 
 @dataclass
 class _Outbox:
+    owner: str = ""  # appends land only while this process owns the run ("" for any)
     pending: list[Event] = field(default_factory=list)
     end: RunEnd | None = None
     task: asyncio.Task[None] | None = None
@@ -191,6 +231,9 @@ class _Outbox:
 
 
 class RedisStore(RedisThreads):
+    # Every process sees every run: one can continue what another began.
+    shared = True
+
     def __init__(
         self,
         url: str,
@@ -247,6 +290,8 @@ class RedisStore(RedisThreads):
         self._set_status = self.redis.register_script(_SET_STATUS)
         self._add_subscriber = self.redis.register_script(_ADD_SUBSCRIBER)
         self._claim = self.redis.register_script(_CLAIM)
+        self._claim_handed = self.redis.register_script(_CLAIM_HANDED)
+        self._take_script = self.redis.register_script(_TAKE)
         RedisThreads.__init__(self)
         self._followers: dict[str, _Follower] = {}
         self._listeners: dict[str, Listener] = {}  # by node ("" off a cluster)
@@ -289,6 +334,10 @@ class RedisStore(RedisThreads):
     @staticmethod
     def owned_key(process_id: str) -> str:
         return f"{PREFIX}{{live}}:runs:{process_id}"
+
+    @staticmethod
+    def handed_key() -> str:
+        return f"{PREFIX}{{live}}:handed"
 
     def instrument(self, retried: Callable[[], None], failed: Callable[[], None]) -> None:
         self._retried, self._failed = retried, failed
@@ -366,7 +415,7 @@ class RedisStore(RedisThreads):
 
         asyncio.get_running_loop().create_task(move_runs())
 
-    async def create_run(self, record: RunRecord) -> None:
+    async def create_run(self, record: RunRecord, spec: dict[str, Any] | None = None) -> None:
         fields = {
             "status": str(record.status),
             "created_at": record.created_at,
@@ -378,7 +427,11 @@ class RedisStore(RedisThreads):
             "thread_id": record.thread_id or "",
             "meta": orjson.dumps(record.meta),
             "principal": record.principal or "",
+            "attempt": record.attempt,
+            "lost": record.lost,
         }
+        if spec is not None:
+            fields["spec"] = orjson.dumps(spec)
         self._owned.add(record.run_id)
 
         async def create() -> None:
@@ -394,10 +447,11 @@ class RedisStore(RedisThreads):
         )
 
     async def get_run(self, run_id: str) -> RunRecord | None:
-        fields = await self.retrying(lambda: self.redis.hgetall(self.meta_key(run_id)))
-        if not fields:
+        # Named fields, not HGETALL: the spec (the run's whole input) stays in Redis.
+        values = await self.retrying(lambda: self.redis.hmget(self.meta_key(run_id), RUN_FIELDS))
+        if values[0] is None:
             return None
-        text = {k.decode(): v.decode() for k, v in fields.items()}
+        text = {k: v.decode() for k, v in zip(RUN_FIELDS, values, strict=True) if v is not None}
         return RunRecord(
             run_id=run_id,
             status=RunStatus(text["status"]),
@@ -410,15 +464,27 @@ class RedisStore(RedisThreads):
             thread_id=text.get("thread_id") or None,
             meta=orjson.loads(text.get("meta") or "{}"),
             principal=text.get("principal") or None,
+            attempt=int(text.get("attempt", 1)),
+            lost=int(text.get("lost", 0)),
         )
+
+    async def run_spec(self, run_id: str) -> dict[str, Any] | None:
+        spec = await self.retrying(lambda: self.redis.hget(self.meta_key(run_id), "spec"))
+        return None if spec is None else orjson.loads(spec)
 
     async def set_status(self, run_id: str, status: RunStatus) -> None:
         await self.retrying(lambda: self._set_status(keys=[self.meta_key(run_id)], args=[status]))
 
-    async def append(self, run_id: str, events: Sequence[Event], end: RunEnd | None = None) -> None:
+    async def append(
+        self,
+        run_id: str,
+        events: Sequence[Event],
+        end: RunEnd | None = None,
+        owner: str | None = None,
+    ) -> None:
         # Group commit: events wait in the run's outbox while a write is under way, and go to
         # Redis together in the next one, so a fast run is not held to one round trip per event.
-        outbox = self._outboxes.setdefault(run_id, _Outbox())
+        outbox = self._outboxes.setdefault(run_id, _Outbox(owner=owner or ""))
         self._raise_failure(run_id, outbox)
         outbox.pending.extend(events)
         if end is not None:
@@ -447,7 +513,7 @@ class RedisStore(RedisThreads):
             while outbox.pending:
                 batch, outbox.pending = outbox.pending, []
                 end, outbox.end = outbox.end, None
-                await self._write(run_id, batch, end)
+                await self._write(run_id, batch, end, outbox.owner)
                 if end is not None:
                     self._outboxes.pop(run_id, None)
         except (AppendConflict, StoreUnavailable) as exc:
@@ -458,6 +524,26 @@ class RedisStore(RedisThreads):
         self._owned.discard(run_id)
         await self._unlisten(self.control_channel(run_id))
         await self.retrying(lambda: self.redis.srem(self.owned_key(self._process_id), run_id))
+
+    async def hand_over(self, run_id: str) -> None:
+        self._owned.discard(run_id)
+        await self._unlisten(self.control_channel(run_id))
+        await self.retrying(
+            lambda: self.redis.smove(self.owned_key(self._process_id), self.handed_key(), run_id)
+        )
+
+    async def take_run(self, run_id: str, handed_over: bool) -> RunRecord | None:
+        taken = await self.retrying(
+            lambda: self._take_script(
+                keys=[self.meta_key(run_id)],
+                args=[self._process_id, 1 if handed_over else 0],
+            )
+        )
+        if taken is None:
+            return None
+        self._owned.add(run_id)
+        await self._listen(self.control_channel(run_id))
+        return await self.get_run(run_id)
 
     async def discard_run(self, run_id: str) -> None:
         self._owned.discard(run_id)
@@ -471,11 +557,13 @@ class RedisStore(RedisThreads):
 
         await self.retrying(discard)
 
-    async def _write(self, run_id: str, events: Sequence[Event], end: RunEnd | None) -> None:
+    async def _write(
+        self, run_id: str, events: Sequence[Event], end: RunEnd | None, owner: str
+    ) -> None:
         batch = f"{self._process_id}:{next(self._batches)}"
         args: list[Any] = [events[0].seq - 1, self._max_events, batch]
         args += (end.status, end.ended_at, self._ttl) if end else ("", "", "")
-        args.append(self._publish_command)
+        args += (self._publish_command, owner)
         for event in events:
             args += (event.name, event.frame)
         meta = self.meta_key(run_id)
@@ -489,7 +577,8 @@ class RedisStore(RedisThreads):
             landed = await self.retrying(lambda: self.redis.hget(meta, "batch"))
             if landed != batch.encode():
                 raise AppendConflict(
-                    f"run {run_id}: {exc}", ended=str(exc) in ("CONFLICT ended", "CONFLICT gone")
+                    f"run {run_id}: {exc}",
+                    ended=str(exc) in ("CONFLICT ended", "CONFLICT gone", "CONFLICT taken"),
                 ) from exc
 
     async def last_seq(self, run_id: str) -> int | None:
@@ -749,15 +838,20 @@ class RedisStore(RedisThreads):
             self._watch.forget()
             raise StoreUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
         others = {k.decode(): v for k, v in beats.items() if k.decode() != self._process_id}
-        claimed: list[str] = []
+        claimed: list[tuple[str, bool]] = []
         for process, value in self._watch.stopped(others, time.monotonic()):
             keys = [self.beats_key(), self.owned_key(process), self.owned_key(self._process_id)]
             with _reachable(self.url):
                 runs = await self._claim(keys=keys, args=[process, value])
             if runs is not None:
-                logger.warning("process %s has stopped: ending its %d runs", process, len(runs))
-                claimed += (run_id.decode() for run_id in runs)
-        self._owned.update(claimed)
+                logger.warning("process %s has stopped: taking its %d runs", process, len(runs))
+                claimed += ((run_id.decode(), False) for run_id in runs)
+        with _reachable(self.url):
+            handed = await self._claim_handed(
+                keys=[self.handed_key(), self.owned_key(self._process_id)], args=[HANDED_BATCH]
+            )
+        claimed += ((run_id.decode(), True) for run_id in handed)
+        self._owned.update(run_id for run_id, _ in claimed)
         return claimed
 
     async def close(self) -> None:

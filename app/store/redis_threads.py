@@ -153,7 +153,7 @@ class RedisThreads:
     def __init__(self) -> None:
         self._create_thread = self.redis.register_script(_CREATE)
         self._begin = self.redis.register_script(_BEGIN)
-        self._finish = self.redis.register_script(_FINISH)
+        self._finish_run = self.redis.register_script(_FINISH)
         self._delete_thread = self.redis.register_script(_DELETE)
         self._expire = self.redis.register_script(_EXPIRE)
         self._reset = self.redis.register_script(_RESET)
@@ -250,7 +250,7 @@ class RedisThreads:
             "" if expires_at is None else repr(expires_at),
             _json(error) if error else "",
         ]
-        next_run, expiring = await self.retrying(lambda: self._finish(keys=keys, args=args))
+        next_run, expiring = await self.retrying(lambda: self._finish_run(keys=keys, args=args))
         if expiring and expires_at is not None:
             await self.retrying(
                 lambda: self.redis.zadd(_expiry_key(thread_id), {thread_id: expires_at})

@@ -15,7 +15,7 @@ from app.dialects import LANGGRAPH_PREFIX
 from app.dialects.langgraph import meta, protocol
 from app.dialects.langgraph.routes import router
 from app.errors import CHALLENGE, ApiError, JSONBody
-from app.runs import AtCapacity
+from app.runs import AtCapacity, Draining
 from app.store.base import StoreUnavailable
 
 PREFIX = LANGGRAPH_PREFIX
@@ -67,6 +67,10 @@ async def _at_capacity(request: Request, exc: Exception) -> Response:
     return _detail(429, str(exc), {"Retry-After": "1"})
 
 
+async def _draining(request: Request, exc: Exception) -> Response:
+    return _detail(503, str(exc), {"Retry-After": "1"})
+
+
 def create_langgraph_app() -> FastAPI:
     """State (manager, threads, settings, graph_id, started_at) is set by the gateway's app
     when it starts."""
@@ -79,6 +83,7 @@ def create_langgraph_app() -> FastAPI:
             StarletteHTTPException: _http_error,
             StoreUnavailable: _unavailable,
             AtCapacity: _at_capacity,
+            Draining: _draining,
             Unauthorized: _unauthorized,
         },
     )

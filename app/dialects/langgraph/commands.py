@@ -18,7 +18,7 @@ from app.dialects.langgraph import requests as body
 from app.dialects.langgraph.channels import RUN_SPAN, run_base
 from app.dialects.langgraph.thread_log import ThreadGone, ThreadLog
 from app.errors import ApiError
-from app.runs import AtCapacity
+from app.runs import AtCapacity, Draining
 from app.store.base import ThreadRecord, ThreadStatus
 from app.threads import Threads
 
@@ -88,7 +88,7 @@ class ThreadCommands:
             return error(command_id, exc.code, exc.message)
         except ApiError as exc:
             return error(command_id, _code_of(exc), exc.message)
-        except AtCapacity as exc:
+        except (AtCapacity, Draining) as exc:
             return error(command_id, "unknown_error", str(exc))
 
     async def _through(self) -> int:

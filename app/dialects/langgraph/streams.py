@@ -61,7 +61,7 @@ def keep(modes: list[str] | None) -> Keep:
     always a failed run's error."""
     wanted = None
     if modes:
-        wanted = {name for mode in modes for name in wire_events(mode)} | {"error"}
+        wanted = {name for mode in modes for name in wire_events(mode)} | {"error", "metadata"}
 
     def keep_event(event: Event) -> bool:
         if not event.name.startswith(DIALECT_EVENT):
