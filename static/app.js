@@ -5,7 +5,7 @@
 
 const EVENT_NAMES = [
   "run.start", "node.start", "node.end", "node.error", "token", "llm.end", "tool.start",
-  "tool.end", "custom", "stream.gap", "run.interrupt", "run.error", "run.end",
+  "tool.end", "custom", "stream.gap", "run.attempt", "run.interrupt", "run.error", "run.end",
 ];
 const SVG = "http://www.w3.org/2000/svg";
 const NODE_W = 150;
@@ -254,6 +254,7 @@ function resetView() {
     group.querySelector(".node-detail").textContent = "";
   }
   for (const id of ["log", "tokens", "tools", "progress"]) $(id).replaceChildren();
+  $("attempt").hidden = true;
   $("event-json").hidden = true;
   $("last-id").textContent = "–";
   $("log-count").textContent = "0";
@@ -276,7 +277,7 @@ const handlers = {
     setNode(d.node, "done", `${(d.duration_ms / 1000).toFixed(2)} s`);
   },
   "node.error": (d) => setNode(d.node, "error", `${d.error.type}: ${d.error.message}`),
-  token: (d) => $("tokens").append(document.createTextNode(d.text)),
+  token: (d) => tokensOf(d.message_id || d.span_id).append(document.createTextNode(d.text)),
   "tool.start": (d) => {
     const item = el("li", { "data-tool": d.tool });
     item.append(el("strong", {}, d.tool), el("span", { class: "tool-io" }, ` ← ${compact(d.input)}`));
@@ -290,6 +291,24 @@ const handlers = {
     if (!item.isConnected) $("tools").append(item);
   },
   custom: (d) => showProgress(d),
+  // The run's process stopped and another continues it: what the attempt before left
+  // unfinished is made again, so its partial output is struck through, not shown twice.
+  "run.attempt": (d) => {
+    const badge = $("attempt");
+    const why = d.reason === "handed_over" ? "handed over" : "process lost";
+    badge.textContent = `attempt ${d.attempt} · ${why}`;
+    badge.hidden = false;
+    for (const id of d.unfinished.messages) {
+      for (const part of document.querySelectorAll("#tokens [data-message]")) {
+        if (part.dataset.message === id) part.classList.add("dropped");
+      }
+    }
+    for (const spanId of d.unfinished.tools) view.tools.get(spanId)?.classList.add("dropped");
+    for (const span of d.unfinished.spans) {
+      view.spans.delete(span.span_id);
+      setNode(span.node, "idle", "again");
+    }
+  },
   "stream.gap": (d) => showRunError(`${d.missed} older events were dropped by retention`),
   "run.interrupt": (d) => {
     for (const pending of d.interrupts) setNode(pending.node, "waiting", "waiting for you");
@@ -303,6 +322,16 @@ const handlers = {
     if (view.threadId) loadThread(view.threadId);
   },
 };
+
+// Each message's tokens in an element of their own, so a dropped attempt's can be struck.
+function tokensOf(messageId) {
+  const box = $("tokens");
+  const last = box.lastElementChild;
+  if (last && last.dataset.message === messageId) return last;
+  const part = el("span", { "data-message": messageId });
+  box.append(part);
+  return part;
+}
 
 function showProgress(d) {
   const data = d.data && typeof d.data === "object" ? d.data : { value: d.data };

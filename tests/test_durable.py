@@ -19,6 +19,7 @@ import redis
 from conftest import PostgresServer, RedisServer, Server, Spawn
 from conftest import client_for as client
 from httpx_sse import aconnect_sse, connect_sse
+from playwright.sync_api import Browser, expect
 from sse import Received
 
 LEASE = 1.5
@@ -353,3 +354,77 @@ def test_a_rolling_restart_under_load_ends_every_run_in_success(spawn: Spawn) ->
     assert {e.data["reason"] for e in handed} == {"handed_over"}
     for server in servers[:3]:
         assert "Traceback" not in server.output(), server.output()
+
+
+def test_the_page_shows_the_attempt_and_strikes_what_was_dropped(
+    spawn: Spawn, browser: Browser
+) -> None:
+    a, b = spawn(), spawn()
+    with client(a) as on_a:
+        run_id = on_a.post("/runs", json={"input": LONG}).json()["run_id"]
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        # The page follows the run from b, which serves it from the shared log.
+        page.goto(f"{b.url}/?run={run_id}")
+        page.wait_for_function("document.querySelectorAll('#tokens [data-message]').length > 0")
+        page.wait_for_function(
+            "document.querySelector('#tokens').textContent.split(' ').length > 20"
+        )
+        expect(page.locator("#attempt")).to_be_hidden()
+        a.process.kill()
+        expect(page.locator("#attempt")).to_have_text("attempt 2 · process lost", timeout=30_000)
+        expect(page.locator("#run-status")).to_have_text("success", timeout=60_000)
+        dropped = page.locator("#tokens .dropped")
+        expect(dropped).to_have_count(1)
+        kept = page.locator("#tokens [data-message]:not(.dropped)")
+        expect(kept).to_have_count(1)
+        with client(b) as on_b:
+            answer = on_b.get(f"/runs/{run_id}").json()
+            thread = on_b.get(f"/threads/{answer['thread_id']}/state").json()
+        # The struck text is the start of the answer; the one left standing is the answer.
+        assert kept.text_content() == thread["values"]["answer"]
+        assert thread["values"]["answer"].startswith(dropped.text_content() or "-")
+        rows = page.eval_on_selector_all("#log li", "rows => rows.map(r => r.dataset.id)")
+        assert rows == [f"{run_id}.{seq}" for seq in range(1, answer["events"] + 1)]
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_langgraph_s_sdk_sees_the_new_attempt_in_its_metadata(spawn: Spawn) -> None:
+    from langgraph_sdk import get_sync_client
+
+    a, b = spawn(), spawn()
+    with (
+        get_sync_client(url=f"{a.url}/langgraph", api_key=None) as on_a,
+        get_sync_client(url=f"{b.url}/langgraph", api_key=None) as on_b,
+    ):
+        check_attempts_in_metadata(a, on_a, on_b)
+
+
+def check_attempts_in_metadata(a: Server, on_a: Any, on_b: Any) -> None:
+    thread = on_a.threads.create()
+    run = on_a.runs.create(
+        thread["thread_id"], "demo", input=LONG, stream_mode=["values", "messages-tuple"]
+    )
+    parts = []
+    # Read from b from the start, through the kill of a (which runs it).
+    for part in on_b.runs.join_stream(thread["thread_id"], run["run_id"]):
+        parts.append(part)
+        if part.event == "messages" and len(parts) == 40:
+            a.process.kill()
+    metadata = [part.data for part in parts if part.event == "metadata"]
+    assert metadata == [
+        {"run_id": run["run_id"], "attempt": 1},
+        {"run_id": run["run_id"], "attempt": 2},
+    ]
+    ids = [part.id for part in parts if part.id]
+    assert len(ids) == len(set(ids))
+    assert "error" not in [part.event for part in parts]
+    final = on_b.threads.get_state(thread["thread_id"])["values"]
+    last_values = [part.data for part in parts if part.event == "values"][-1]
+    assert last_values == final and final["answer"].startswith("On durable runs")
+    assert on_b.runs.get(thread["thread_id"], run["run_id"])["status"] == "success"
