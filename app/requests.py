@@ -132,6 +132,9 @@ class RunRequest(BaseModel):
     thread_id: ThreadId | None = None
     multitask_strategy: MultitaskStrategy = MultitaskStrategy.REJECT
     if_not_exists: Literal["reject", "create"] = "reject"
+    # LangGraph's: when each step's checkpoint is written (sync: before the next step starts,
+    # async: while it runs, exit: only at the end), so where a later attempt can continue.
+    durability: Literal["sync", "async", "exit"] | None = None
 
     @model_validator(mode="after")
     def _input_or_command(self) -> RunRequest:
@@ -163,6 +166,7 @@ class RunRequest(BaseModel):
             mode=self.mode,
             thread_id=thread_id,
             strategy=self.multitask_strategy,
+            graph_options={"durability": self.durability} if self.durability else {},
         )
 
 
