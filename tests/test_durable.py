@@ -177,6 +177,33 @@ def test_a_run_whose_process_is_killed_goes_on_elsewhere_as_attempt_2(spawn: Spa
     assert final_values(b, thread_id) == {**expected, "token_delay": LONG["token_delay"]}
 
 
+def test_a_queued_run_of_a_killed_process_keeps_its_place(spawn: Spawn) -> None:
+    a, b = spawn(), spawn()
+    with client(a) as on_a:
+        thread_id = on_a.post("/threads", json={}).json()["thread_id"]
+        first = on_a.post(f"/threads/{thread_id}/runs", json={"input": LONG}).json()
+        queued = on_a.post(
+            f"/threads/{thread_id}/runs",
+            json={"input": {"delay": 0.01, "tokens": 3}, "multitask_strategy": "enqueue"},
+        ).json()
+    readers = [Follower(lambda: alive([a, b]), run["run_id"], b) for run in (first, queued)]
+    readers[0].wait_for(lambda events: tokens(events) >= 5)
+    a.process.kill()
+    for reader in readers:
+        assert reader.finished()
+        check_exact(reader.events)
+        assert reader.events[-1].data["status"] == "success"
+    first_events, queued_events = readers[0].events, readers[1].events
+    assert "run.attempt" in [e.name for e in first_events]
+    # The queued run had not begun: it starts once, after the first has ended.
+    assert "run.attempt" not in [e.name for e in queued_events]
+    assert queued_events[0].data["ts"] >= first_events[-1].data["ts"]
+    with client(b) as on_b:
+        assert on_b.get(f"/runs/{queued['run_id']}").json()["attempt"] == 1
+        runs = on_b.get(f"/threads/{thread_id}/runs").json()
+    assert [r["run_id"] for r in runs] == [queued["run_id"], first["run_id"]]
+
+
 def test_a_run_killed_on_every_attempt_ends_worker_lost(
     spawn: Spawn, redis_server: RedisServer
 ) -> None:
