@@ -34,6 +34,12 @@ class Metrics:
         self.runs_ended = Counter(
             "gateway_runs_ended", "Runs ended, by final status", ["status"], registry=registry
         )
+        self.runs_taken_over = Counter(
+            "gateway_runs_taken_over",
+            "Runs another process began, taken here: continued as a new attempt, or ended lost",
+            ["reason", "outcome"],
+            registry=registry,
+        )
         self.active_runs = Gauge(
             "gateway_active_runs",
             "Runs running or queued in this gateway",

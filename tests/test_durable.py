@@ -175,6 +175,9 @@ def test_a_run_whose_process_is_killed_goes_on_elsewhere_as_attempt_2(spawn: Spa
         run = on_b.get(f"/runs/{run_id}").json()
     assert run["status"] == "success" and run["attempt"] == 2
     assert final_values(b, thread_id) == {**expected, "token_delay": LONG["token_delay"]}
+    # The process that continued it counts it.
+    taken = 'gateway_runs_taken_over_total{outcome="continued",reason="process_lost"} 1.0'
+    assert sum(taken in httpx.get(f"{s.url}/metrics").text for s in (b, c)) == 1
 
 
 def test_a_queued_run_of_a_killed_process_keeps_its_place(spawn: Spawn) -> None:

@@ -40,9 +40,12 @@ class Takeover:
             taken = await until_stored(lambda: self.store.take_run(run_id, handed_over), run_id)
             if taken is not None:
                 spec = await self._spec_to_continue(taken)
+                reason = HANDED_OVER if handed_over else PROCESS_LOST
                 if spec is not None:
-                    self._continue(taken, spec, HANDED_OVER if handed_over else PROCESS_LOST)
+                    self.metrics.runs_taken_over.labels(reason, "continued").inc()
+                    self._continue(taken, spec, reason)
                     return
+                self.metrics.runs_taken_over.labels(reason, "lost").inc()
                 failure = await self._end_as_lost(taken, former)
             record = await until_stored(lambda: self.store.get_run(run_id), run_id)
         if record is not None and record.status.finished:
