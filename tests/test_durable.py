@@ -28,10 +28,12 @@ LONG = {"delay": 0.1, "tokens": 120, "token_delay": 0.05, "topic": "durable runs
 
 
 @pytest.fixture
-def spawn(spawn: Spawn, redis_server: RedisServer, postgres_server: PostgresServer) -> Spawn:
+def spawn(spawn: Spawn, private_redis: RedisServer, postgres_server: PostgresServer) -> Spawn:
+    # A Redis of the test's own: a process of another test, with another lease, would be
+    # watched with this one's (every process of one deployment must share its lease).
     return functools.partial(
         spawn,
-        store_url=redis_server.url,
+        store_url=private_redis.url,
         checkpointer=postgres_server.url,
         run_lease_seconds=LEASE,
     )
@@ -208,7 +210,7 @@ def test_a_queued_run_of_a_killed_process_keeps_its_place(spawn: Spawn) -> None:
 
 
 def test_a_run_killed_on_every_attempt_ends_worker_lost(
-    spawn: Spawn, redis_server: RedisServer
+    spawn: Spawn, private_redis: RedisServer
 ) -> None:
     servers = [spawn(run_max_attempts=2) for _ in range(3)]
     first = servers[0]
@@ -220,7 +222,7 @@ def test_a_run_killed_on_every_attempt_ends_worker_lost(
     follower.wait_for(lambda events: any(e.name == "run.attempt" for e in events))
     # Killed again, wherever the second attempt runs.
     follower.wait_for(lambda events: tokens(events[-5:]) >= 5)
-    server_of(servers, owner_of(redis_server.url, run_id)).process.kill()
+    server_of(servers, owner_of(private_redis.url, run_id)).process.kill()
     assert follower.finished()
     events = follower.events
     check_exact(events)
