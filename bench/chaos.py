@@ -1,7 +1,7 @@
 """Chaos under load, for the tests and the bench alike: gateway processes over one Redis,
 hundreds of clients each following its own run and reconnecting to another process with
 Last-Event-ID whenever they are cut (by themselves at random, or by a process that dies),
-while something goes wrong: a Redis restart, a kill -9.
+while something goes wrong: a Redis restart, a kill -9, a rolling restart.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import httpx
 import redis
 from httpx_sse import aconnect_sse
 
-Chaos = Callable[[set[int]], Awaitable[None]]  # gets the set to add killed processes to
+# Gets the set to add killed (or stopping) processes to, so that clients read elsewhere.
+Chaos = Callable[[set[int]], Awaitable[None]]
 
 
 @dataclass
@@ -50,6 +51,35 @@ def _clients(urls: list[str]) -> list[httpx.AsyncClient]:
     return [httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) for url in urls]
 
 
+def _elsewhere(process: int, count: int, dead: set[int], rng: random.Random) -> int:
+    """Another live process, else any live one (this one, with only two processes)."""
+    live = [p for p in range(count) if p not in dead]
+    return rng.choice([p for p in live if p != process] or live or [process])
+
+
+async def _start(
+    follower: Follower,
+    run_input: dict[str, Any],
+    clients: list[httpx.AsyncClient],
+    dead: set[int],
+    rng: random.Random,
+) -> None:
+    for _ in range(20):
+        try:
+            created = await clients[follower.owner].post("/runs", json={"input": run_input})
+        except httpx.TransportError:
+            created = None
+        if created is not None and created.status_code == 201:
+            follower.run_id = created.json()["run_id"]
+            return
+        if created is not None and created.status_code != 503:
+            raise RuntimeError(f"starting a run: {created.status_code} {created.text}")
+        # A process stopping (503 draining) or gone: the run starts on another, its owner.
+        await asyncio.sleep(0.2)
+        follower.owner = _elsewhere(follower.owner, len(clients), dead, rng)
+    raise RuntimeError("starting a run: no process would take it")
+
+
 async def _follow(
     follower: Follower,
     run_input: dict[str, Any],
@@ -57,14 +87,14 @@ async def _follow(
     dead: set[int],
     rng: random.Random,
 ) -> None:
-    created = await clients[follower.owner].post("/runs", json={"input": run_input})
-    if created.status_code != 201:
-        raise RuntimeError(f"starting a run: {created.status_code} {created.text}")
-    follower.run_id = created.json()["run_id"]
+    await _start(follower, run_input, clients, dead, rng)
     process, cuts = follower.owner, rng.randint(1, 3)
     while not follower.events or follower.events[-1].name != "run.end":
         if follower.connections >= 40:
             raise RuntimeError(f"run {follower.run_id}: too many reconnects")
+        if process in dead:
+            # Stopping or stopped (a restart reuses its port later): read from another.
+            process = _elsewhere(process, len(clients), dead, rng)
         follower.connections += 1
         headers = {"Last-Event-ID": follower.events[-1].id} if follower.events else {}
         cut_at = len(follower.events) + rng.randint(2, 25) if cuts else None
@@ -83,7 +113,7 @@ async def _follow(
             await asyncio.sleep(0.1)  # a killed process: its connections break
         if cut_at and len(follower.events) >= cut_at:
             cuts -= 1
-        process = rng.choice([p for p in range(len(clients)) if p != process and p not in dead])
+        process = _elsewhere(process, len(clients), dead, rng)
 
 
 async def run_load(

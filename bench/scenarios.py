@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -500,22 +502,61 @@ def _max_bucket(metrics: str) -> str:
 
 # About 4 s per run: a 1 s pause, then 150 tokens 20 ms apart.
 CHAOS_RUN = {"pause": 1, "tokens": 150, "token_delay": 0.02}
+# About 23 s per run, 10 tokens a second: still going through all three restarts of a rolling
+# restart (each a drain, then a new process's start), and a modest event rate for 300 runs.
+ROLLING_RUN = {"pause": 1, "tokens": 220, "token_delay": 0.1}
 CHAOS_LEASE = 3.0
+CHAOS_DRAIN = 2.0
+# (trouble, what happens: kill | redis | rolling, whether a PostgreSQL checkpointer is shared)
+TROUBLES = (
+    ("kill -9 of one process", "kill", False),
+    ("Redis restart (2.5 s down)", "redis", False),
+    ("kill -9 of one process, PostgreSQL checkpoints (runs resumed)", "kill", True),
+    (
+        f"rolling restart of 3 processes ({CHAOS_DRAIN:g} s drain), PostgreSQL checkpoints",
+        "rolling",
+        True,
+    ),
+    (
+        f"rolling restart of 3 processes ({CHAOS_DRAIN:g} s drain), no checkpointer",
+        "rolling",
+        False,
+    ),
+)
 
 
 def _striker(
-    trouble: str, gateways: list[Contender], redis: servers.RedisServer, killed_at: list[float]
+    kind: str,
+    gateways: list[Contender],
+    redis: servers.RedisServer,
+    struck_at: list[float],
+    restart: Callable[[int, int], Contender],
+    restarting: list[asyncio.Future[Contender]],
 ) -> chaos_load.Chaos:
     async def strike(dead: set[int]) -> None:
         await asyncio.sleep(2)
-        if trouble.startswith("kill"):
+        if kind == "kill":
             dead.add(0)
-            killed_at.append(time.time())
+            struck_at.append(time.time())
             gateways[0].process.kill()
-        else:
+        elif kind == "redis":
             redis.halt()
             await asyncio.sleep(2.5)
             redis.start()
+        else:
+            for i, leaving in enumerate(list(gateways)):
+                # Out of the clients' choices from its drain until its successor is up.
+                dead.add(i)
+                struck_at.append(time.time())
+                leaving.process.send_signal(signal.SIGTERM)
+                # In threads: the clients' event loop goes on meanwhile.
+                await asyncio.to_thread(leaving.process.wait, 60)
+                # On the same port, so the clients' list stays right. Shielded: should the
+                # load's deadline cancel this, the new process still gets stopped.
+                starting = asyncio.ensure_future(asyncio.to_thread(restart, i, leaving.port))
+                restarting.append(starting)
+                gateways[i] = await asyncio.shield(starting)
+                dead.discard(i)
 
     return strike
 
@@ -523,62 +564,119 @@ def _striker(
 async def chaos(contenders: list[Contender], sizes: Sizes) -> list[Row]:
     """9. Three gateway processes over one Redis (AOF), every stream's client reconnecting to
     another process with Last-Event-ID whenever it is cut: through a kill -9 of one process,
-    and through a Redis restart."""
-    rows: list[Row] = []
+    a Redis restart, and a rolling restart (SIGTERM of each process in turn, each replaced);
+    without a checkpointer (runs of a stopped process end), and with PostgreSQL's (they go on
+    elsewhere from their last checkpoint)."""
     logs = Path(tempfile.mkdtemp(prefix="bench-chaos-"))
-    for trouble in ("kill -9 of one process", "Redis restart (2.5 s down)"):
+    return [
+        await _chaos_row(trouble, kind, checkpoints, sizes, logs)
+        for trouble, kind, checkpoints in TROUBLES
+    ]
+
+
+async def _chaos_row(trouble: str, kind: str, checkpoints: bool, sizes: Sizes, logs: Path) -> Row:
+    redis: servers.RedisServer | None = None
+    postgres: servers.PostgresServer | None = None
+    gateways: list[Contender] = []
+    restarting: list[asyncio.Future[Contender]] = []
+    struck_at: list[float] = []
+    try:
         redis = servers.RedisServer()
-        gateways = [
-            servers.gateway(
-                f"chaos gateway {i}",
-                logs,
-                store_url=redis.url,
-                run_lease_seconds=CHAOS_LEASE,
-                heartbeat_seconds=1,
-            )
-            for i in range(3)
-        ]
-        killed_at: list[float] = []
-        strike = _striker(trouble, gateways, redis, killed_at)
+        settings: dict[str, Any] = {
+            "store_url": redis.url,
+            "run_lease_seconds": CHAOS_LEASE,
+            "heartbeat_seconds": 1,
+        }
+        if checkpoints:
+            postgres = servers.PostgresServer()
+            settings["checkpointer"] = postgres.url
+        if kind == "rolling":
+            settings["drain_seconds"] = CHAOS_DRAIN
+
+        def restart(i: int, port: int) -> Contender:
+            return servers.gateway(f"chaos gateway {i} (restarted)", logs, port=port, **settings)
+
+        for i in range(3):
+            gateways.append(servers.gateway(f"chaos gateway {i}", logs, **settings))
+        strike = _striker(kind, gateways, redis, struck_at, restart, restarting)
         started = time.perf_counter()
-        try:
-            followers = await chaos_load.run_load(
-                [f"http://127.0.0.1:{g.port}" for g in gateways],
-                strike,
-                sizes.chaos_streams,
-                CHAOS_RUN,
-                deadline=300,
-            )
-            problems = chaos_load.check_streams(followers) + chaos_load.logs_agree(
-                redis.url, followers
-            )
-        finally:
-            for gateway in gateways:
-                gateway.stop()
-            redis.stop()
-        victims = [f for f in followers if killed_at and f.owner == 0]
-        others = [f for f in followers if f not in victims]
-        lost_ends = [f.events[-1].data["ts"] / 1000 - killed_at[0] for f in victims]
-        rows.append(
-            {
-                "trouble": trouble,
-                "streams": len(followers),
-                "reconnects": sum(f.connections - 1 for f in followers),
-                "lost or repeated events": problems["streams with a lost or repeated event"],
-                "not one final run.end": problems["streams without exactly one final run.end"]
-                + problems["logs with more or less than one run.end"],
-                "false WorkerLost": chaos_load.ends(others).get("error (WorkerLost)", 0),
-                "other runs not success": len(others) - chaos_load.ends(others).get("success", 0),
-                "killed runs ended WorkerLost": f"{len(victims)} of {len(victims)}"
-                if victims and chaos_load.ends(victims) == {"error (WorkerLost)": len(victims)}
-                else (f"{chaos_load.ends(victims)}" if victims else "-"),
-                "kill → run.end p50 s": _round(pct(lost_ends, 50)),
-                "kill → run.end max s": _round(max(lost_ends, default=None)),
-                "lease s": CHAOS_LEASE,
-                "wall s": round(time.perf_counter() - started, 1),
-            }
+        followers = await chaos_load.run_load(
+            [f"http://127.0.0.1:{g.port}" for g in gateways],
+            strike,
+            sizes.chaos_streams,
+            ROLLING_RUN if kind == "rolling" else CHAOS_RUN,
+            deadline=300,
         )
-    return rows
+        wall = time.perf_counter() - started
+        problems = chaos_load.check_streams(followers) + chaos_load.logs_agree(redis.url, followers)
+    finally:
+        # A process still starting when the load gave up is waited for (its start is bounded).
+        restarted = await asyncio.gather(*restarting, return_exceptions=True)
+        for gateway in [*gateways, *(g for g in restarted if isinstance(g, Contender))]:
+            gateway.stop()
+        if postgres is not None:
+            postgres.stop()
+        if redis is not None:
+            redis.stop()
+    return _chaos_figures(trouble, kind, followers, problems, struck_at, wall)
+
+
+def _chaos_figures(
+    trouble: str,
+    kind: str,
+    followers: list[chaos_load.Follower],
+    problems: Counter[str],
+    struck_at: list[float],
+    wall: float,
+) -> Row:
+    """One row, with the same columns for every trouble ("-" where one does not apply)."""
+    # The runs the trouble fell on: the killed process's; in a rolling restart, every run.
+    if kind == "rolling":
+        hit = followers
+    else:
+        hit = [f for f in followers if kind == "kill" and f.owner == 0]
+    hit_ids = {f.index for f in hit}
+    others = [f for f in followers if f.index not in hit_ids]
+    attempts = [
+        (f.index, e.data["ts"] / 1000) for f in hit for e in f.events if e.name == "run.attempt"
+    ]
+    if kind == "kill":
+        resumed = [ts - struck_at[0] for _, ts in attempts]
+        lost_ends = [f.events[-1].data["ts"] / 1000 - struck_at[0] for f in hit]
+    else:
+        # From the SIGTERM of the process that handed the run over: the latest before it.
+        resumed = [
+            ts - max((t for t in struck_at if t <= ts), default=struck_at[0]) for _, ts in attempts
+        ]
+        lost_ends = []
+    ended, ended_hit, ended_others = (chaos_load.ends(f) for f in (followers, hit, others))
+    worker_lost = "error (WorkerLost)"
+    return {
+        "trouble": trouble,
+        "streams": len(followers),
+        "reconnects": sum(f.connections - 1 for f in followers),
+        "lost or repeated events": problems["streams with a lost or repeated event"],
+        "not one final run.end": problems["streams without exactly one final run.end"]
+        + problems["logs with more or less than one run.end"],
+        "runs lost": len(hit) - ended_hit.get("success", 0) if hit else None,
+        "runs cancelled": ended.get("cancelled", 0),
+        "runs resumed (run.attempt)": f"{len({i for i, _ in attempts})} of {len(hit)}"
+        if hit
+        else None,
+        "false WorkerLost": (ended_others if kind == "kill" else ended).get(worker_lost, 0),
+        "other runs not success": len(others) - ended_others.get("success", 0)
+        if kind != "rolling"
+        else None,
+        "killed runs ended WorkerLost": f"{ended_hit.get(worker_lost, 0)} of {len(hit)}"
+        if kind == "kill"
+        else None,
+        "kill → run.end p50 s": _round(pct(lost_ends, 50)),
+        "kill → run.end max s": _round(max(lost_ends, default=None)),
+        "kill/SIGTERM → resumed p50 s": _round(pct(resumed, 50)),
+        "kill/SIGTERM → resumed max s": _round(max(resumed, default=None)),
+        "lease s": CHAOS_LEASE,
+        "wall s": round(wall, 1),
+    }
 
 
 async def scaleout(contenders: list[Contender], sizes: Sizes) -> list[Row]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -131,16 +133,28 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, seconds: 
 
 
 def _spawn(
-    name: str, kind: str, command: list[str], env: dict[str, str], ready: str, logs: Path
+    name: str,
+    kind: str,
+    command: list[str],
+    env: dict[str, str],
+    ready: str,
+    logs: Path,
+    port: int | None = None,
 ) -> Contender:
-    port = free_port()
+    port = port or free_port()
     command = [part.replace("{port}", str(port)) for part in command]
     log = logs / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, cwd=ROOT, env={**_base_env(), **env}, stdout=out, stderr=subprocess.STDOUT
         )
-    _wait_ready(f"http://127.0.0.1:{port}{ready}", process, log)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}{ready}", process, log)
+    except BaseException:
+        # Not a contender yet, so nobody else would stop it.
+        process.kill()
+        process.wait(5)
+        raise
     return Contender(name, kind, port, process, log)
 
 
@@ -159,8 +173,10 @@ def gateway(
     kind: str = "gateway",
     loop: str = "auto",
     workers: int = 1,
+    port: int | None = None,
     **settings: Any,
 ) -> Contender:
+    """A gateway on a free port, or on `port` (a restarted process taking its place)."""
     env = {
         "GATEWAY_STORE_URL": store_url,
         "GATEWAY_MAX_RUNS": "10000",
@@ -181,7 +197,7 @@ def gateway(
         "--workers",
         str(workers),
     ]
-    return _spawn(name, kind, command, env, "/healthz", logs)
+    return _spawn(name, kind, command, env, "/healthz", logs, port)
 
 
 def langgraph_dev(logs: Path, jobs: int = 1000) -> Contender:
@@ -267,4 +283,65 @@ class RedisServer:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.halt()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PostgresServer:
+    """Debian's PostgreSQL, its cluster in a temporary folder. initdb refuses to run as root,
+    so as root it runs as the `postgres` user (else `nobody`)."""
+
+    def __init__(self) -> None:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not found:
+            raise RuntimeError("PostgreSQL is not installed (make test installs Debian's package)")
+        bin_dir = Path(found[-1]).parent
+        user = None
+        if os.geteuid() == 0:
+            user = "postgres" if "postgres" in {e.pw_name for e in pwd.getpwall()} else "nobody"
+        self.dir = tempfile.mkdtemp(prefix="bench-pg-")
+        if user is not None:
+            shutil.chown(self.dir, user)
+        self.port = free_port()
+        self.url = f"postgresql://gateway@127.0.0.1:{self.port}/postgres"
+        self.process: subprocess.Popen[bytes] | None = None
+        data = Path(self.dir) / "data"
+        try:
+            with (Path(self.dir) / "postgres.log").open("ab") as log:
+                subprocess.run(
+                    [bin_dir / "initdb", "-D", data, "-U", "gateway", "--auth=trust", "-E", "UTF8"],
+                    user=user,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    check=True,
+                    timeout=120,
+                )
+                # No fsync: the bench measures the gateway, not this machine's disk.
+                self.process = subprocess.Popen(
+                    [
+                        *(bin_dir / "postgres", "-D", data, "-p", str(self.port)),
+                        *("-c", "listen_addresses=127.0.0.1"),
+                        *("-c", f"unix_socket_directories={self.dir}", "-c", "fsync=off"),
+                    ],
+                    user=user,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            ready = [bin_dir / "pg_isready", "-h", "127.0.0.1", "-p", str(self.port)]
+            deadline = time.monotonic() + 30
+            while subprocess.run(ready, capture_output=True, timeout=10).returncode != 0:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("PostgreSQL did not start")
+                time.sleep(0.1)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
         shutil.rmtree(self.dir, ignore_errors=True)
