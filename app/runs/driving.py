@@ -50,7 +50,9 @@ class Driving:
                 command=spec.command,
                 recorded=spec.recorded,
                 recorded_subgraphs=bool(spec.graph_options.get("subgraphs")),
-                announce=not continuing,
+                # A later attempt's run.start is in the log already (unless the attempt
+                # before died before writing any event).
+                announce=not continuing or record.events == 0,
             )
         )
         options = dict(spec.graph_options)
