@@ -96,7 +96,7 @@ class RunManager(Driving, ThreadTurns, Readers, Liveness, Takeover):
                 )
             )
         record = RunRecord(
-            run_id=uuid.uuid4().hex,
+            run_id=spec.run_id or uuid.uuid4().hex,
             status=RunStatus.PENDING,
             created_at=created_at,
             mode=spec.mode,

@@ -60,6 +60,9 @@ class RunSpec:
     graph_options: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     principal: str | None = None
+    # A run id the client chose (AG-UI's runId); the gateway makes one otherwise. The caller
+    # checks that no run has it yet.
+    run_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """What another process needs to continue the run (everything came in as JSON)."""
