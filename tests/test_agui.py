@@ -190,3 +190,45 @@ def test_spawned_gateways_share_the_dialect(spawn: Spawn) -> None:
     assert answer.status_code == 401
     ok = httpx.post(f"{srv.url}/ag-ui", json=body("t"), headers={"X-Api-Key": "k" * 20}, timeout=30)
     assert ok.status_code == 200 and read(ok)[-1][1]["type"] == "RUN_FINISHED"
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    from conftest import start_server
+
+    srv = start_server(tmp_path_factory.mktemp("agui-agent"), "v2_graphs:agent")
+    yield srv
+    srv.stop()
+
+
+def test_tool_calls_and_their_results_carry_the_ids_of_every_snapshot(agent: Server) -> None:
+    payload = body(uuid.uuid4().hex, "hi", state={"tokens": 3})
+    events = [event for _, event in post(agent, payload)]
+    (start,) = [e for e in events if e["type"] == "TOOL_CALL_START"]
+    (args,) = [e for e in events if e["type"] == "TOOL_CALL_ARGS"]
+    (result,) = [e for e in events if e["type"] == "TOOL_CALL_RESULT"]
+    kinds = [e["type"] for e in events]
+    assert (
+        kinds.index("TOOL_CALL_START")
+        < kinds.index("TOOL_CALL_END")
+        < kinds.index("TOOL_CALL_RESULT")
+    )
+    assert start["toolCallName"] == "search" and json.loads(args["delta"]) == {"query": "hi"}
+    assert result["toolCallId"] == start["toolCallId"] and result["content"] == "found: hi"
+    messages = [e for e in events if e["type"] == "MESSAGES_SNAPSHOT"][-1]["messages"]
+    by_id = {m["id"]: m for m in messages}
+    # The call's message is the assistant message it belongs to; the answer keeps its id.
+    parent = by_id[start["parentMessageId"]]
+    assert parent["role"] == "assistant"
+    assert [c["id"] for c in parent["toolCalls"]] == [start["toolCallId"]]
+    assert by_id[result["messageId"]]["role"] == "tool"
+    assert by_id[result["messageId"]]["toolCallId"] == start["toolCallId"]
+    # The subgraph's node runs inside its step.
+    steps = [(e["type"], e["stepName"]) for e in events if e["type"].startswith("STEP_")]
+    at = steps.index(("STEP_STARTED", "review"))
+    assert steps[at : at + 4] == [
+        ("STEP_STARTED", "review"),
+        ("STEP_STARTED", "draft"),
+        ("STEP_FINISHED", "draft"),
+        ("STEP_FINISHED", "review"),
+    ]

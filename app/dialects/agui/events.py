@@ -52,7 +52,7 @@ class AgUiRun:
     run_id: str
     _steps: dict[str, str] = field(default_factory=dict)  # open span id → node
     _texts: dict[str, _Text] = field(default_factory=dict)  # open message id → its text
-    _tool_message: dict[str, str] = field(default_factory=dict)  # tool call id → message id
+    _calls: set[str] = field(default_factory=set)  # tool calls announced
     _interrupts: list[dict[str, Any]] = field(default_factory=list)
     failed: bool = False
     ended: bool = False
@@ -90,8 +90,15 @@ class AgUiRun:
         return [_step("STEP_STARTED", node)]
 
     def _node_end(self, fields: dict[str, Any]) -> list[AgUiEvent]:
+        # A node may build its AI message itself (streaming text, then adding the calls): its
+        # calls are in its update.
+        out = [
+            event
+            for message_id, call in _calls_in(fields.get("update"))
+            for event in self._call(message_id, call)
+        ]
         node = self._steps.pop(str(fields.get("span_id")), None)
-        return [] if node is None else [_step("STEP_FINISHED", node)]
+        return out if node is None else [*out, _step("STEP_FINISHED", node)]
 
     def _token(self, fields: dict[str, Any]) -> list[AgUiEvent]:
         message_id = str(fields.get("message_id") or fields.get("span_id"))
@@ -112,22 +119,28 @@ class AgUiRun:
         if self._texts.pop(message_id, None) is not None:
             out.append({"type": "TEXT_MESSAGE_END", "messageId": message_id})
         for call in fields.get("tool_calls") or ():
-            call_id = str(call.get("id"))
-            out += [
-                {
-                    "type": "TOOL_CALL_START",
-                    "toolCallId": call_id,
-                    "toolCallName": str(call.get("name")),
-                    "parentMessageId": message_id,
-                },
-                {
-                    "type": "TOOL_CALL_ARGS",
-                    "toolCallId": call_id,
-                    "delta": orjson.dumps(call.get("args") or {}).decode(),
-                },
-                {"type": "TOOL_CALL_END", "toolCallId": call_id},
-            ]
+            out += self._call(message_id, call)
         return out
+
+    def _call(self, message_id: str, call: dict[str, Any]) -> list[AgUiEvent]:
+        call_id = str(call.get("id"))
+        if call_id in self._calls:
+            return []
+        self._calls.add(call_id)
+        return [
+            {
+                "type": "TOOL_CALL_START",
+                "toolCallId": call_id,
+                "toolCallName": str(call.get("name")),
+                "parentMessageId": message_id,
+            },
+            {
+                "type": "TOOL_CALL_ARGS",
+                "toolCallId": call_id,
+                "delta": orjson.dumps(call.get("args") or {}).decode(),
+            },
+            {"type": "TOOL_CALL_END", "toolCallId": call_id},
+        ]
 
     def _tool_end(self, fields: dict[str, Any]) -> list[AgUiEvent]:
         call_id = fields.get("tool_call_id")
@@ -198,6 +211,20 @@ class AgUiRun:
         self.terminal = finished
         out.append(finished)
         return out
+
+
+def _calls_in(update: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(message id, call) for each tool call of the AI messages in a node's update."""
+    if not isinstance(update, dict):
+        return []
+    calls = []
+    for entry in update.values():
+        for message in entry if isinstance(entry, list) else [entry]:
+            if isinstance(message, dict) and message.get("type") == "ai":
+                for call in message.get("tool_calls") or ():
+                    if isinstance(call, dict):
+                        calls.append((str(message.get("id")), call))
+    return calls
 
 
 def _message_of(pending: dict[str, Any]) -> dict[str, Any]:
