@@ -232,3 +232,33 @@ def test_tool_calls_and_their_results_carry_the_ids_of_every_snapshot(agent: Ser
         ("STEP_FINISHED", "draft"),
         ("STEP_FINISHED", "review"),
     ]
+
+
+def test_a_new_attempt_closes_what_the_one_before_left_open() -> None:
+    from app.dialects.agui.events import AgUiRun
+    from app.events import encode_event
+
+    log = [
+        ("run.start", {}),
+        ("node.start", {"node": "write", "span_id": "w1"}),
+        ("token", {"node": "write", "span_id": "m1", "message_id": "a", "text": "On"}),
+        ("run.attempt", {"attempt": 2, "reason": "process_lost", "unfinished": {}}),
+        ("node.start", {"node": "write", "span_id": "w2"}),
+    ]
+    run = AgUiRun("t", "r")
+    events = [
+        out
+        for seq, (name, fields) in enumerate(log, 1)
+        for out in run.events(encode_event("r", seq, name, fields, 0, 65_536))
+    ]
+    assert [e["type"] for e in events] == [
+        "RUN_STARTED",
+        "STEP_STARTED",
+        "TEXT_MESSAGE_START",
+        "TEXT_MESSAGE_CONTENT",
+        "TEXT_MESSAGE_END",
+        "STEP_FINISHED",
+        "CUSTOM",
+        "STEP_STARTED",
+    ]
+    assert events[6]["name"] == "run_attempt" and events[6]["value"]["attempt"] == 2

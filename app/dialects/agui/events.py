@@ -178,6 +178,19 @@ class AgUiRun:
             for pending in self._interrupts
         ]
 
+    def _attempt(self, fields: dict[str, Any]) -> list[AgUiEvent]:
+        """Another process continues the run: what the attempt before left open is closed (its
+        text and steps are made again, under new ids), and the client told which."""
+        out: list[AgUiEvent] = [
+            {"type": "TEXT_MESSAGE_END", "messageId": message_id} for message_id in self._texts
+        ]
+        out += [_step("STEP_FINISHED", node) for node in self._steps.values()]
+        self._texts.clear()
+        self._steps.clear()
+        value = {k: v for k, v in fields.items() if k not in ("run_id", "seq", "ts")}
+        out.append({"type": "CUSTOM", "name": "run_attempt", "value": value})
+        return out
+
     def _run_error(self, fields: dict[str, Any]) -> list[AgUiEvent]:
         error = fields.get("error") or {}
         self.failed = True
@@ -263,6 +276,7 @@ _HANDLERS = {
     EventName.LLM_END: AgUiRun._llm_end,
     EventName.TOOL_END: AgUiRun._tool_end,
     EventName.CUSTOM: AgUiRun._custom,
+    EventName.RUN_ATTEMPT: AgUiRun._attempt,
     EventName.RUN_INTERRUPT: AgUiRun._interrupt,
     EventName.RUN_ERROR: AgUiRun._run_error,
     EventName.RUN_END: AgUiRun._run_end,
