@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import operator
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, adispatch_custom_event
 from langchain_core.language_models import BaseChatModel
@@ -42,6 +42,10 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import interrupt
+
+# pydantic builds schemas from this state (AG-UI's LangGraph adapter does): before Python 3.12
+# it takes only typing_extensions' TypedDict.
+from typing_extensions import TypedDict
 
 TEXT = (
     "Server-sent events keep one HTTP response open and push named, numbered events down it. "
