@@ -67,3 +67,58 @@ def test_http_agent_runs_a_chat_with_an_interrupt_and_an_error(agui: Server) -> 
         if e["type"] == "TEXT_MESSAGE_START"
     ]
     assert [m["id"] for m in seen["messages"] if m["role"] == "assistant"] == streamed
+
+
+def test_a_join_mid_message_is_valid_ag_ui_and_adds_up_to_the_reply(agui: Server) -> None:
+    import threading
+
+    import httpx
+
+    thread_id, run_id = uuid.uuid4().hex, uuid.uuid4().hex
+    payload = {
+        "threadId": thread_id,
+        "runId": run_id,
+        "messages": [{"id": uuid.uuid4().hex, "role": "user", "content": "hello"}],
+        "state": {"delay": 0.01, "tokens": 60, "token_delay": 0.05},
+    }
+    streaming = threading.Event()
+
+    def start() -> None:
+        with httpx.stream("POST", f"{agui.url}/ag-ui", json=payload, timeout=60) as answer:
+            for line in answer.iter_lines():
+                if "TEXT_MESSAGE_CONTENT" in line:
+                    streaming.set()
+
+    starter = threading.Thread(target=start, daemon=True)
+    starter.start()
+    assert streaming.wait(30), "the run streamed no text"
+    done = subprocess.run(
+        [
+            shutil.which("node") or "node",
+            "agui_join.mjs",
+            f"{agui.url}/ag-ui/threads/{thread_id}/runs/{run_id}/stream",
+        ],
+        cwd=JS,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    starter.join(60)
+    # The client's verifier accepted it: a join is a valid AG-UI stream on its own.
+    assert done.returncode == 0, done.stderr[-3000:]
+    events = json.loads(done.stdout)
+    kinds = [e["type"] for e in events]
+    assert kinds[:3] == ["RUN_STARTED", "STATE_SNAPSHOT", "MESSAGES_SNAPSHOT"]
+    assert kinds[-1] == "RUN_FINISHED"
+    # The text so far, then the live deltas: the whole reply, as the final snapshot has it.
+    (start_event,) = [e for e in events if e["type"] == "TEXT_MESSAGE_START"]
+    text = "".join(
+        e["delta"]
+        for e in events
+        if e["type"] == "TEXT_MESSAGE_CONTENT" and e["messageId"] == start_event["messageId"]
+    )
+    final = [e for e in events if e["type"] == "MESSAGES_SNAPSHOT"][-1]["messages"]
+    assert final[-1] == {"id": start_event["messageId"], "role": "assistant", "content": text}
+    # Joined mid-message: its text so far came as one delta, the rest token by token.
+    so_far = events[kinds.index("TEXT_MESSAGE_START") + 1]["delta"]
+    assert 1 < len(so_far.split()) < len(text.split())
