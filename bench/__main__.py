@@ -88,7 +88,7 @@ async def main(args: argparse.Namespace) -> None:
             )
         )
         # LangGraph's thread protocol (scenarios 1 to 3, and 11), on a gateway of its own.
-        add(
+        v2 = add(
             servers.gateway(
                 "gateway (memory, thread protocol)",
                 logs,
@@ -97,6 +97,9 @@ async def main(args: argparse.Namespace) -> None:
                 checkpointer="memory://",
             )
         )
+        # AG-UI (scenarios 1 and 2), through the same gateway.
+        add(dataclasses.replace(v2, name="gateway (memory, AG-UI)", kind="gateway-agui"))
+        add(servers.plain_app("ag-ui-langgraph", "agui-adapter", "bench.agui_peer:app", logs))
         add(servers.gateway("gateway (redis)", logs, store_url=redis.url, heartbeat_seconds=1))
         dev = add(servers.langgraph_dev(logs))
         # The same server, read through its thread protocol.

@@ -43,6 +43,7 @@ async def open_stream(
     latency: tuple[bytes, ...] = (),
     stop_after: int | None = None,
     stop_when: Callable[[bytes], bool] | None = None,
+    skip_data: bytes | None = None,
     timeout: float = 120,  # noqa: ASYNC109 (one deadline for the whole stream)
 ) -> StreamResult:
     """Read one stream to its end. Events named in `skip_names` are protocol, not graph events;
@@ -78,7 +79,7 @@ async def open_stream(
                         continue
                     match = _EVENT.search(frame)
                     name = match[1].strip() if match else b""
-                    if name in skip_names:
+                    if name in skip_names or (skip_data is not None and skip_data in frame):
                         continue
                     if count_names is not None and name not in count_names:
                         continue

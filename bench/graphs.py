@@ -8,11 +8,15 @@ gateway's demo model).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TypedDict
+from typing import Any
 
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.graph import END, START, StateGraph
+
+# AG-UI's LangGraph adapter has pydantic read the state: before Python 3.12 that takes only
+# typing_extensions' TypedDict.
+from typing_extensions import TypedDict
 
 from app.graphs.demo import DemoChatModel
 

@@ -206,7 +206,7 @@ async def concurrency(contenders: list[Contender], sizes: Sizes) -> list[Row]:
             }
         )
         for contender in contenders:
-            if contender.kind == "ceiling":
+            if contender.kind == "ceiling" or contender.kind in servers.AGUI:
                 continue
             cpu = contender.cpu_seconds()
             with Sampler(contender) as sampler:

@@ -26,6 +26,8 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 # Where each serves LangGraph's thread protocol, and what useStream subscribes to.
 THREAD_PROTOCOL = {"gateway-v2": "/langgraph", "langgraph-dev-v2": ""}
+# AG-UI (scenarios 1 and 2): the gateway's dialect, and AG-UI's own LangGraph adapter.
+AGUI = ("gateway-agui", "agui-adapter")
 THREAD_CHANNELS = ["values", "checkpoints", "lifecycle", "input", "messages", "tools"]
 _ROOT_LIFECYCLE = b'"method":"lifecycle","params":{"namespace":[],'
 _TERMINAL = (b'"event":"completed"', b'"event":"failed"', b'"event":"interrupted"')
@@ -47,6 +49,7 @@ class Contender:
     name: str
     # gateway | gateway-variant, gateway-thread (scenarios 1 and 2 only) | langgraph-dev | naive
     # | ceiling | gateway-v2, langgraph-dev-v2 (LangGraph's thread protocol: scenarios 1 to 3)
+    # | gateway-agui, agui-adapter (AG-UI: scenarios 1 and 2)
     kind: str
     port: int
     process: subprocess.Popen[bytes]
@@ -80,6 +83,19 @@ class Contender:
                 "start": (f"{thread}/commands", command),
                 "stop_when": run_ended,
             }
+        if self.kind in AGUI:
+            # HttpAgent's request: a thread and run of the client's naming, the input as state.
+            body = {
+                "threadId": uuid.uuid4().hex,
+                "runId": uuid.uuid4().hex,
+                "messages": [],
+                "state": input_,
+                "tools": [],
+                "context": [],
+                "forwardedProps": {},
+            }
+            # The adapter also passes LangGraph's own events on (RAW): not AG-UI's, not counted.
+            return {"method": "POST", "path": "/ag-ui", "body": body, "skip_data": b'"type":"RAW"'}
         if self.kind == "gateway-thread":
             # Each run on a thread made for it by the same request: a conversation's first run.
             body = {"input": input_, "thread_id": uuid.uuid4().hex, "if_not_exists": "create"}

@@ -262,3 +262,32 @@ def test_a_new_attempt_closes_what_the_one_before_left_open() -> None:
         "STEP_STARTED",
     ]
     assert events[6]["name"] == "run_attempt" and events[6]["value"]["attempt"] == 2
+
+
+@pytest.fixture(scope="module")
+def approvals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    from conftest import start_server
+
+    srv = start_server(tmp_path_factory.mktemp("agui-approvals"), "sample_graphs:approvals")
+    yield srv
+    srv.stop()
+
+
+def test_several_interrupts_are_answered_in_one_resume(approvals: Server) -> None:
+    # (ag-ui-langgraph cannot resume two interrupts together: its issue #2178.)
+    thread_id = uuid.uuid4().hex
+    first = body(thread_id, state={})
+    finished = post(approvals, first)[-1][1]
+    pending = finished["outcome"]["interrupts"]
+    assert finished["outcome"]["type"] == "interrupt" and len(pending) == 2
+    questions = {p["metadata"]["value"]["question"]: p["id"] for p in pending}
+    assert set(questions) == {"a", "b"}
+    resume = [
+        {"interruptId": questions["a"], "status": "resolved", "payload": "yes"},
+        {"interruptId": questions["b"], "status": "resolved", "payload": "no"},
+    ]
+    resumed = post(approvals, {**body(thread_id, state={}), "resume": resume})
+    kinds = types(resumed)
+    assert kinds[-1] == "RUN_FINISHED" and resumed[-1][1]["outcome"] == {"type": "success"}
+    (state,) = [e for _, e in resumed if e["type"] == "STATE_SNAPSHOT"]
+    assert sorted(state["snapshot"]["answers"]) == ["a=yes", "b=no"]

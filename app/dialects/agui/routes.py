@@ -4,6 +4,7 @@ events.py, its messages by messages.py."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,7 +21,7 @@ from app.events import EventName
 from app.payload import dumps
 from app.requests import JSONRoute
 from app.runs import RunManager, RunSpec
-from app.sse import StreamLog, event_stream_response, retry_frame
+from app.sse import COALESCE_SECONDS, StreamLog, event_stream_response, retry_frame
 from app.store.base import MultitaskStrategy, RunRecord
 from app.threads import Threads
 
@@ -149,6 +150,10 @@ async def _frames(
                     ]
             if out:
                 yield b"".join(out)
+                if run.ended:
+                    return
+                # As the native stream does: events that come fast gather into fewer writes.
+                await asyncio.sleep(COALESCE_SECONDS)
             if run.ended:
                 return
 
