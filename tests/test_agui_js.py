@@ -122,3 +122,31 @@ def test_a_join_mid_message_is_valid_ag_ui_and_adds_up_to_the_reply(agui: Server
     # Joined mid-message: its text so far came as one delta, the rest token by token.
     so_far = events[kinds.index("TEXT_MESSAGE_START") + 1]["delta"]
     assert 1 < len(so_far.split()) < len(text.split())
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("agui-js-agent"), "v2_graphs:agent")
+    yield srv
+    srv.stop()
+
+
+def test_http_agent_shows_the_tool_call_and_its_result_once(agent: Server) -> None:
+    done = subprocess.run(
+        [shutil.which("node") or "node", "agui_tools.mjs", f"{agent.url}/ag-ui", uuid.uuid4().hex],
+        cwd=JS,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout)
+    kinds = [e["type"] for e in seen["events"]]
+    assert {"TOOL_CALL_START", "TOOL_CALL_ARGS", "TOOL_CALL_END", "TOOL_CALL_RESULT"} <= set(kinds)
+    (result,) = [e for e in seen["events"] if e["type"] == "TOOL_CALL_RESULT"]
+    # The agent's messages after the snapshots: the tool's answer once, under the result's id,
+    # right after the assistant message that called it.
+    tools = [m for m in seen["messages"] if m["role"] == "tool"]
+    assert [(m["id"], m["content"]) for m in tools] == [(result["messageId"], "found: hi")]
+    roles = [m["role"] for m in seen["messages"]]
+    assert roles[roles.index("tool") - 1] == "assistant"
