@@ -291,3 +291,47 @@ def test_several_interrupts_are_answered_in_one_resume(approvals: Server) -> Non
     assert kinds[-1] == "RUN_FINISHED" and resumed[-1][1]["outcome"] == {"type": "success"}
     (state,) = [e for _, e in resumed if e["type"] == "STATE_SNAPSHOT"]
     assert sorted(state["snapshot"]["answers"]) == ["a=yes", "b=no"]
+
+
+def test_a_rejoin_while_the_run_goes_on_gives_exactly_the_rest(agui: Server) -> None:
+    import threading
+
+    payload = body(uuid.uuid4().hex, state={**QUICK, "tokens": 80, "token_delay": 0.03})
+    whole: list[tuple[str, dict[str, Any]]] = []
+    seen_text = threading.Event()
+
+    def read_whole() -> None:
+        with httpx.stream("POST", f"{agui.url}/ag-ui", json=payload, timeout=60) as answer:
+            block: list[str] = []
+            for line in answer.iter_lines():
+                if line:
+                    block.append(line)
+                    continue
+                if len(block) == 2 and block[0].startswith("id: "):
+                    whole.append((block[0][4:], json.loads(block[1][6:])))
+                    if whole[-1][1]["type"] == "TEXT_MESSAGE_CONTENT" and len(whole) > 30:
+                        seen_text.set()
+                block = []
+
+    reader = threading.Thread(target=read_whole, daemon=True)
+    reader.start()
+    assert seen_text.wait(30)
+    position = whole[-1][0]
+    path = f"{agui.url}/ag-ui/threads/{payload['threadId']}/runs/{payload['runId']}/stream"
+    with httpx.Client(timeout=60) as client:
+        rest = read(client.get(path, headers={"Last-Event-ID": position}))
+    reader.join(60)
+    ids = [event_id for event_id, _ in whole]
+    assert rest == whole[ids.index(position) + 1 :]
+    assert rest[-1][1]["type"] == "RUN_FINISHED"
+
+
+def test_a_resume_through_forwarded_props_as_ag_ui_langgraph_takes_it(agui: Server) -> None:
+    thread_id = uuid.uuid4().hex
+    first = body(thread_id, state={**QUICK, "approve": True})
+    assert post(agui, first)[-1][1]["outcome"]["type"] == "interrupt"
+    resumed = post(agui, {**body(thread_id), "forwardedProps": {"command": {"resume": False}}})
+    assert resumed[-1][1]["outcome"] == {"type": "success"}
+    # Rejected: the tool was not called, and the answer says so.
+    kinds = types(resumed)
+    assert "TEXT_MESSAGE_START" in kinds
