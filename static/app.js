@@ -99,26 +99,35 @@ function askForKey(rejected) {
 }
 
 // fetch, with `Authorization: Bearer <key>` once a key is known; a 401 asks for one (again).
-// Like fetch, it rejects only when no response came at all (network down, connection cut):
-// every caller says so to the person or tries again, so no failure goes unhandled.
+// It answers {ok, status, body} with the JSON body already read: a connection cut while the
+// body arrives rejects like a failed fetch (Chromium says "Failed to fetch" for both), so
+// every failure reaches the caller's one catch, which says so to the person or tries again.
 async function api(url, options = {}) {
   for (;;) {
     const key = sessionStorage.getItem(KEY_ITEM);
     const headers = { ...(options.headers || {}) };
     if (key) headers.authorization = `Bearer ${key}`;
     const response = await fetch(url, { ...options, headers });
-    if (response.status !== 401) return response;
+    if (response.status !== 401) {
+      const text = await response.text();
+      let body = {};
+      try {
+        body = text ? JSON.parse(text) : {};
+      } catch {
+        // not JSON (a proxy's error page): the status says enough
+      }
+      return { ok: response.ok, status: response.status, body };
+    }
     sessionStorage.setItem(KEY_ITEM, await askForKey(Boolean(key)));
   }
 }
 
-async function postJSON(url, body) {
-  const response = await api(url, {
+function postJSON(url, body) {
+  return api(url, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
   });
-  return { response, body: await response.json().catch(() => ({})) };
 }
 
 function showRunError(message) {
@@ -398,7 +407,7 @@ function receive(name, message) {
 async function streamUrl(runId, lastId) {
   const response = await api(`/runs/${encodeURIComponent(runId)}`);
   if (!response.ok) return null;
-  const url = new URL((await response.json()).stream_url, location.href);
+  const url = new URL(response.body.stream_url, location.href);
   if (lastId) url.searchParams.set("last_event_id", lastId);
   return url.href;
 }
@@ -462,7 +471,7 @@ async function explainClosed(runId) {
   if (response.status === 404) {
     showRunError(`run ${runId} is unknown here (it may have expired)`);
   } else if (response.ok) {
-    const run = await response.json();
+    const run = response.body;
     setRunStatus(run.status);
     if (run.status === "running") showRunError("the stream was closed; press Drop connection to resume");
   }
@@ -504,8 +513,8 @@ async function loadThread(threadId) {
     return null;
   }
   if (!thread.ok || !runs.ok) return null;
-  const body = await thread.json();
-  const list = await runs.json();
+  const body = thread.body;
+  const list = runs.body;
   if (threadId !== view.threadId) return null; // the page has moved to another thread
   renderThread(body, list);
   return { thread: body, runs: list };
@@ -618,22 +627,21 @@ async function resumeFromForm() {
 async function resume(value) {
   showRunError("");
   let response;
-  let body;
   try {
-    ({ response, body } = await postJSON(`/threads/${enc(view.threadId)}/runs`, {
+    response = await postJSON(`/threads/${enc(view.threadId)}/runs`, {
       command: { resume: value },
-    }));
+    });
   } catch (error) {
     showRunError(unreachable(error));
     return;
   }
   if (!response.ok) {
-    showRunError(body.message || `HTTP ${response.status}`);
+    showRunError(response.body.message || `HTTP ${response.status}`);
     return;
   }
   showInterrupts([]);
-  setAddress(view.threadId, body.run_id);
-  attach(body.run_id);
+  setAddress(view.threadId, response.body.run_id);
+  attach(response.body.run_id);
   loadThread(view.threadId);
 }
 
@@ -664,13 +672,13 @@ async function start() {
     if (!threadId && view.threadsEnabled) {
       const made = await postJSON("/threads", {});
       // Served without a checkpointer there are no threads: runs stand alone.
-      if (made.response.status === 501) view.threadsEnabled = false;
-      else if (made.response.ok) threadId = made.body.thread_id;
+      if (made.status === 501) view.threadsEnabled = false;
+      else if (made.ok) threadId = made.body.thread_id;
     }
     const url = threadId ? `/threads/${enc(threadId)}/runs` : "/runs";
-    const { response, body } = await postJSON(url, { input });
-    if (!response.ok) {
-      $("input-error").textContent = body.message || `HTTP ${response.status}`;
+    const { ok, status, body } = await postJSON(url, { input });
+    if (!ok) {
+      $("input-error").textContent = body.message || `HTTP ${status}`;
       $("input-error").hidden = false;
       return;
     }
@@ -726,7 +734,7 @@ async function main() {
     showRunError(`${unreachable(error)}; reload the page to try again`);
     return;
   }
-  drawGraph(await response.json());
+  drawGraph(response.body);
   await show(fromLocation());
   document.body.dataset.ready = "true";
 }

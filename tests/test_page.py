@@ -224,6 +224,32 @@ def test_cancel_stops_the_run(page: Page, server: Server) -> None:
     expect(page.locator("#conn")).to_have_text("closed")
 
 
+# A response whose connection is cut after its headers: the body's read fails, which
+# Chromium reports with the same "Failed to fetch" as a request that got no answer.
+CUT_BODIES = """
+const realFetch = window.fetch;
+window.fetch = async (url, options) => {
+  const response = await realFetch(url, options);
+  if (!window.__cutBodies || !window.__cutBodies.test(String(url))) return response;
+  const body = new ReadableStream({ start(c) { c.error(new TypeError("Failed to fetch")); } });
+  return new Response(body, { status: response.status, headers: response.headers });
+};
+"""
+
+
+def test_a_body_cut_off_midway_is_reported_not_left_unhandled(page: Page, server: Server) -> None:
+    page.add_init_script(CUT_BODIES)
+    open_page(page, server.url)
+    start(page, delay=0.01, tokens=3, token_delay=0.01)
+    wait_run_status(page, "success")
+    # The thread's run list, read again when the run ends and on a reload, arrives cut off.
+    page.add_init_script("window.__cutBodies = /\\/threads\\/[^/]+\\/runs$/;")
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#run-error")).to_contain_text("the gateway could not be reached")
+    # The fixture then checks that no error went unhandled on the page.
+
+
 def test_reload_shows_the_same_finished_run(page: Page, server: Server) -> None:
     open_page(page, server.url)
     run_id = start(page, delay=0.02, tokens=10, token_delay=0.01)
