@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from app import api
 from app.auth import Access, authenticator
 from app.checkpointers import open_checkpointing
-from app.dialects import agui
+from app.dialects import agui, ai_sdk
 from app.dialects.langgraph import create_langgraph_app
 from app.dialects.langgraph.app import PREFIX as LANGGRAPH_PREFIX
 from app.errors import HANDLERS
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Configured)
     app.include_router(api.router)
     app.include_router(agui.router)
+    app.include_router(ai_sdk.router)
     app.mount("/static", StaticFiles(directory=api.STATIC_DIR), name="static")
     langgraph = create_langgraph_app()
     app.mount(LANGGRAPH_PREFIX, langgraph, name="langgraph")

@@ -1,0 +1,360 @@
+"""The AI SDK dialect over raw HTTP against a real uvicorn serving the demo graph: headers and
+framing, ids, the exact rejoin from every position, useChat's resume, approvals, a second turn,
+errors, cancel and bad input."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from conftest import Server
+
+QUICK = {"delay": 0.01, "tokens": 6, "token_delay": 0.01}
+Part = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    from conftest import start_server
+
+    srv = start_server(tmp_path_factory.mktemp("ai-sdk"), checkpointer="memory://")
+    yield srv
+    srv.stop()
+
+
+def user(text: str) -> Part:
+    return {"id": uuid.uuid4().hex, "role": "user", "parts": [{"type": "text", "text": text}]}
+
+
+def body(chat_id: str, *messages: Part, **graph_input: Any) -> Part:
+    return {
+        "id": chat_id,
+        "messages": list(messages) or [user("hello")],
+        "trigger": "submit-message",
+        "input": {**QUICK, **graph_input},
+    }
+
+
+def read(text: str) -> list[tuple[str, Part | str]]:
+    """(id, part) of each frame; every frame must be one id line and one data line."""
+    out: list[tuple[str, Part | str]] = []
+    for block in text.split("\n\n"):
+        lines = [line for line in block.split("\n") if line and not line.startswith(":")]
+        if not lines or lines[0].startswith("retry:"):
+            continue
+        assert [line.split(":", 1)[0] for line in lines] == ["id", "data"], block
+        data = lines[1][6:]
+        out.append((lines[0][4:], data if data == "[DONE]" else json.loads(data)))
+    return out
+
+
+def post(server: Server, payload: Part) -> list[tuple[str, Part | str]]:
+    answer = httpx.post(f"{server.url}/ai-sdk/chat", json=payload, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/event-stream")
+    assert answer.headers["x-vercel-ai-ui-message-stream"] == "v1"
+    return read(answer.text)
+
+
+def resume(server: Server, chat_id: str, last_id: str | None = None) -> httpx.Response:
+    headers = {"Last-Event-ID": last_id} if last_id is not None else {}
+    return httpx.get(f"{server.url}/ai-sdk/chat/{chat_id}/stream", headers=headers, timeout=60)
+
+
+def kinds(parts: list[tuple[str, Part | str]]) -> list[str]:
+    return [p if isinstance(p, str) else p["type"] for _, p in parts]
+
+
+def text(parts: list[tuple[str, Part | str]]) -> str:
+    return "".join(
+        p["delta"] for _, p in parts if isinstance(p, dict) and p["type"] == "text-delta"
+    )
+
+
+def of_type(parts: list[tuple[str, Part | str]], kind: str) -> list[Part]:
+    return [p for _, p in parts if isinstance(p, dict) and p["type"] == kind]
+
+
+def state(server: Server, chat_id: str) -> Part:
+    return httpx.get(f"{server.url}/threads/{chat_id}/state", timeout=10).json()["values"]
+
+
+def test_a_message_streams_one_assistant_message_with_ids(chat: Server) -> None:
+    chat_id = uuid.uuid4().hex
+    parts = post(chat, body(chat_id))
+    names = kinds(parts)
+    assert names[:2] == ["start", "start-step"]
+    assert names[-3:] == ["finish-step", "finish", "[DONE]"]
+    start, finish = parts[0][1], parts[-2][1]
+    assert isinstance(start, dict) and start["messageId"].startswith("msg-")
+    assert finish == {"type": "finish", "finishReason": "stop"}
+    # One text part per model message, opened, filled and closed.
+    (opened,) = of_type(parts, "text-start")
+    assert of_type(parts, "text-end") == [{"type": "text-end", "id": opened["id"]}]
+    assert all(p["id"] == opened["id"] for p in of_type(parts, "text-delta"))
+    assert text(parts).startswith("On hello:")
+    # Node progress and the graph's custom events are data parts, each with its id.
+    nodes = {p["data"]["node"] for p in of_type(parts, "data-node")}
+    assert nodes == {"plan", "research_web", "research_docs", "merge", "lookup", "write"}
+    assert of_type(parts, "data-progress")[-1]["data"] == {"step": "planning", "percent": 100}
+    # Every frame has its own id, from the run's log: <run>.<seq>.<index>, in order.
+    ids = [part_id for part_id, _ in parts]
+    run_id = start["messageId"][4:]
+    positions = [tuple(int(n) for n in i.split(".")[1:]) for i in ids]
+    assert all(i.split(".")[0] == run_id for i in ids)
+    assert positions == sorted(set(positions))
+    # The thread id is the chat id: the native API shows the conversation.
+    messages = state(chat, chat_id)["messages"]
+    assert [m["type"] for m in messages] == ["human", "ai"]
+    assert messages[1]["id"] == opened["id"] and messages[1]["content"] == text(parts)
+
+
+def test_a_rejoin_from_every_position_gives_exactly_the_rest(chat: Server) -> None:
+    chat_id = uuid.uuid4().hex
+    parts = post(chat, body(chat_id))
+    for number, (part_id, _) in enumerate(parts[:-1]):
+        answer = resume(chat, chat_id, part_id)
+        assert answer.status_code == 200, (part_id, answer.text)
+        assert read(answer.text) == parts[number + 1 :], part_id
+    # After the last one there is nothing left: 204, and an EventSource stops.
+    assert resume(chat, chat_id, parts[-1][0]).status_code == 204
+
+
+def test_use_chats_resume_replays_the_answer_being_written_and_nothing_else(chat: Server) -> None:
+    chat_id = uuid.uuid4().hex
+    assert resume(chat, chat_id).status_code == 204  # an unknown chat
+    whole: list[tuple[str, Part | str]] = []
+    streaming = threading.Event()
+    slow = body(chat_id, tokens=80, token_delay=0.03)
+
+    def read_whole() -> None:
+        with httpx.stream("POST", f"{chat.url}/ai-sdk/chat", json=slow, timeout=60) as answer:
+            buffer = ""
+            for chunk in answer.iter_text():
+                buffer += chunk
+                *blocks, buffer = buffer.split("\n\n")
+                whole.extend(read("\n\n".join(blocks)))
+                if len(of_type(whole, "text-delta")) > 5:
+                    streaming.set()
+
+    reader = threading.Thread(target=read_whole, daemon=True)
+    reader.start()
+    assert streaming.wait(30)
+    # Mid-answer, from its start then live: the same parts the first reader gets.
+    replayed = resume(chat, chat_id)
+    reader.join(60)
+    assert replayed.status_code == 200
+    assert replayed.headers["x-vercel-ai-ui-message-stream"] == "v1"
+    assert read(replayed.text) == whole
+    # Once it has finished, the chat is idle: nothing to resume.
+    assert resume(chat, chat_id).status_code == 204
+    # A rejoin mid-answer with an id gives only what follows it, live.
+    whole.clear()
+    streaming.clear()
+    slow["messages"] = [user("again")]
+    reader = threading.Thread(target=read_whole, daemon=True)
+    reader.start()
+    assert streaming.wait(30)
+    position = whole[3][0]
+    rest = resume(chat, chat_id, position)
+    reader.join(60)
+    assert read(rest.text) == whole[4:]
+
+
+def approve_parts(parts: list[tuple[str, Part | str]]) -> list[Part]:
+    return of_type(parts, "tool-approval-request")
+
+
+def answered(parts: list[tuple[str, Part | str]], approved: dict[str, bool]) -> Part:
+    """The assistant message as useChat sends it back once the approvals are answered."""
+    message_id = parts[0][1]["messageId"]  # type: ignore[index]
+    calls = {p["toolCallId"]: p for p in of_type(parts, "tool-input-available")}
+    tool_parts = []
+    for request in approve_parts(parts):
+        call = calls[request["toolCallId"]]
+        tool_parts.append(
+            {
+                "type": "dynamic-tool",
+                "toolName": call["toolName"],
+                "toolCallId": call["toolCallId"],
+                "state": "approval-responded",
+                "input": call["input"],
+                "approval": {"id": request["approvalId"], "approved": approved[call["toolName"]]},
+            }
+        )
+    return {"id": message_id, "role": "assistant", "parts": [{"type": "step-start"}, *tool_parts]}
+
+
+def test_an_interrupt_is_a_tool_approval_and_the_answer_continues_the_message(
+    chat: Server,
+) -> None:
+    chat_id = uuid.uuid4().hex
+    question = user("look it up")
+    asked = post(chat, body(chat_id, question, approve=True))
+    (request,) = approve_parts(asked)
+    call = of_type(asked, "tool-input-available")[0]
+    assert call["toolCallId"] == request["toolCallId"]
+    assert call["toolName"] == "lookup" and call["input"] == {"topic": "look it up"}
+    # Not a reason that ends the chat: useChat may send the answer.
+    assert kinds(asked)[-3:] == ["finish-step", "finish", "[DONE]"]
+    assert asked[-2][1] == {"type": "finish", "finishReason": "tool-calls"}
+    assert resume(chat, chat_id).status_code == 204  # waiting is not streaming
+
+    message = answered(asked, {"lookup": True})
+    continued = post(chat, body(chat_id, question, message, approve=False))
+    # The same message goes on (useChat would show it twice otherwise), and its first step
+    # resolves the approved call.
+    assert continued[0][1] == {"type": "start", "messageId": message["id"]}
+    assert kinds(continued)[1:3] == ["start-step", "tool-output-available"]
+    assert continued[2][1]["toolCallId"] == request["toolCallId"]  # type: ignore[index]
+    assert continued[-2][1] == {"type": "finish", "finishReason": "stop"}
+    outputs = [p["output"] for p in of_type(continued, "tool-output-available")]
+    assert any(isinstance(o, str) and o.startswith("look it up:") for o in outputs)
+    assert state(chat, chat_id)["facts"].startswith("look it up:")
+    # Answering it again: it is no longer asked.
+    again = httpx.post(f"{chat.url}/ai-sdk/chat", json=body(chat_id, question, message))
+    assert again.status_code == 409 and again.json()["error"] == "not_waiting"
+
+
+def test_a_denied_approval_is_shown_denied_and_the_graph_gets_false(chat: Server) -> None:
+    chat_id = uuid.uuid4().hex
+    question = user("do not")
+    asked = post(chat, body(chat_id, question, approve=True))
+    message = answered(asked, {"lookup": False})
+    continued = post(chat, body(chat_id, question, message, approve=False))
+    (denied,) = of_type(continued, "tool-output-denied")
+    assert denied["toolCallId"] == approve_parts(asked)[0]["toolCallId"]
+    assert kinds(continued).index("tool-output-denied") == 2
+    assert "not approved" in state(chat, chat_id)["facts"]
+
+
+def test_a_second_message_continues_the_thread_with_each_turn_once(chat: Server) -> None:
+    chat_id = uuid.uuid4().hex
+    first_question = user("first")
+    first = post(chat, body(chat_id, first_question))
+    reply = {
+        "id": first[0][1]["messageId"],  # type: ignore[index]
+        "role": "assistant",
+        "parts": [{"type": "text", "text": text(first)}],
+    }
+    # useChat sends the whole conversation: the checkpoint already holds all but the last.
+    second = post(chat, body(chat_id, first_question, reply, user("second")))
+    assert text(second).startswith("On second (your message 2):")
+    messages = state(chat, chat_id)["messages"]
+    assert [(m["type"], m["content"][:6]) for m in messages] == [
+        ("human", "first"),
+        ("ai", "On fir"),
+        ("human", "second"),
+        ("ai", "On sec"),
+    ]
+    assert second[0][1]["messageId"] != first[0][1]["messageId"]  # type: ignore[index]
+
+
+def test_a_failing_node_is_an_error_part_and_the_chat_goes_on(chat: Server) -> None:
+    chat_id = uuid.uuid4().hex
+    failed = post(chat, body(chat_id, user("break"), fail="merge"))
+    (error,) = of_type(failed, "error")
+    assert error["errorText"] == "DemoFailure: node 'merge' failed on purpose (input fail='merge')"
+    assert "Traceback" not in error["errorText"]
+    assert kinds(failed)[-3:] == ["finish-step", "finish", "[DONE]"]
+    assert failed[-2][1] == {"type": "finish", "finishReason": "error"}
+    after = post(chat, body(chat_id, user("and now"), fail=""))
+    assert after[-2][1] == {"type": "finish", "finishReason": "stop"}
+
+
+def test_a_cancelled_run_ends_with_abort(chat: Server) -> None:
+    chat_id = uuid.uuid4().hex
+    collected: list[tuple[str, Part | str]] = []
+    started = threading.Event()
+
+    def read_all() -> None:
+        payload = body(chat_id, tokens=200, token_delay=0.05)
+        with httpx.stream("POST", f"{chat.url}/ai-sdk/chat", json=payload, timeout=60) as answer:
+            buffer = ""
+            for chunk in answer.iter_text():
+                buffer += chunk
+                *blocks, buffer = buffer.split("\n\n")
+                collected.extend(read("\n\n".join(blocks)))
+                if of_type(collected, "text-delta"):
+                    started.set()
+
+    reader = threading.Thread(target=read_all, daemon=True)
+    reader.start()
+    assert started.wait(30)
+    run_id = collected[0][1]["messageId"][4:]  # type: ignore[index]
+    assert httpx.post(f"{chat.url}/runs/{run_id}/cancel", timeout=10).status_code == 202
+    reader.join(60)
+    assert kinds(collected)[-3:] == ["text-end", "abort", "[DONE]"]
+
+
+def test_a_message_while_the_answer_streams_is_409(chat: Server) -> None:
+    chat_id = uuid.uuid4().hex
+    started = threading.Event()
+
+    def read_all() -> None:
+        payload = body(chat_id, tokens=40, token_delay=0.03)
+        with httpx.stream("POST", f"{chat.url}/ai-sdk/chat", json=payload, timeout=60) as answer:
+            for _ in answer.iter_lines():
+                started.set()
+
+    reader = threading.Thread(target=read_all, daemon=True)
+    reader.start()
+    assert started.wait(30)
+    busy = httpx.post(f"{chat.url}/ai-sdk/chat", json=body(chat_id, user("more")), timeout=10)
+    reader.join(60)
+    assert busy.status_code == 409 and busy.json()["error"] == "thread_busy"
+
+
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        ({}, 422),
+        ({"id": "c", "messages": []}, 422),
+        ({"id": "bad id", "messages": [user("x")]}, 422),
+        ({"id": "c", "messages": [{"id": "m", "role": "robot", "parts": []}]}, 422),
+        ({"id": "c", "messages": [{"id": "m", "role": "user", "parts": []}]}, 422),
+        ({"id": "c", "messages": [user("x")], "trigger": "regenerate-message"}, 422),
+        ({"id": "c", "messages": [{"id": "m", "role": "assistant", "parts": []}]}, 422),
+    ],
+)
+def test_bad_bodies_are_4xx_json(chat: Server, payload: Part, status: int) -> None:
+    answer = httpx.post(f"{chat.url}/ai-sdk/chat", json=payload, timeout=10)
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["error"]
+
+
+def test_approvals_the_chat_does_not_wait_for_are_409(chat: Server) -> None:
+    chat_id = uuid.uuid4().hex
+    question = user("ask")
+    asked = post(chat, body(chat_id, question, approve=True))
+    message = answered(asked, {"lookup": True})
+    message["parts"][1]["approval"]["id"] = "not-an-interrupt"
+    wrong = httpx.post(f"{chat.url}/ai-sdk/chat", json=body(chat_id, question, message))
+    assert wrong.status_code == 409 and wrong.json()["error"] == "approval_not_pending"
+    idle = uuid.uuid4().hex
+    post(chat, body(idle))
+    stray = httpx.post(
+        f"{chat.url}/ai-sdk/chat", json=body(idle, question, answered(asked, {"lookup": True}))
+    )
+    assert stray.status_code == 409 and stray.json()["error"] == "not_waiting"
+
+
+def test_bad_rejoins_are_refused(chat: Server) -> None:
+    chat_id, other = uuid.uuid4().hex, uuid.uuid4().hex
+    parts = post(chat, body(chat_id))
+    post(chat, body(other))
+    for malformed in ("x", "1.2", "abc.1.x", "a b.1.1"):
+        answer = resume(chat, chat_id, malformed)
+        assert answer.status_code == 400 and answer.json()["error"] == "invalid_last_event_id"
+    foreign = resume(chat, other, parts[3][0])
+    assert foreign.status_code == 400 and foreign.json()["error"] == "foreign_last_event_id"
+    run_id = parts[0][0].split(".")[0]
+    beyond = resume(chat, chat_id, f"{run_id}.99999.0")
+    assert beyond.status_code == 400
+    assert resume(chat, chat_id, f"{uuid.uuid4().hex}.1.0").status_code == 404
