@@ -63,7 +63,12 @@ JS_PAGE_V2 := $(JS_DIR)/usestream-v2/dist/index.html
 $(JS_PAGE_V2): $(JS_STAMP) $(JS_DIR)/usestream-v2/index.html $(JS_DIR)/usestream-v2/vite.config.js $(wildcard $(JS_DIR)/usestream-v2/src/*)
 	cd $(JS_DIR) && npx vite build usestream-v2
 
-js: $(JS_PAGE) $(JS_PAGE_V2)
+# And a page on the AI SDK's useChat, which speaks its UI message stream to /ai-sdk/chat.
+JS_PAGE_CHAT := $(JS_DIR)/usechat/dist/index.html
+$(JS_PAGE_CHAT): $(JS_STAMP) $(JS_DIR)/usechat/index.html $(JS_DIR)/usechat/vite.config.js $(wildcard $(JS_DIR)/usechat/src/*)
+	cd $(JS_DIR) && npx vite build usechat
+
+js: $(JS_PAGE) $(JS_PAGE_V2) $(JS_PAGE_CHAT)
 
 test: install system-deps js
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -57,12 +57,11 @@ def page_app(directory: Path, upstream: str, prefix: str = "/langgraph") -> Star
 
 
 class PageServer:
-    def __init__(self, directory: Path, upstream: str) -> None:
+    def __init__(self, directory: Path, upstream: str, prefix: str = "/langgraph") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            page_app(directory, upstream), host="127.0.0.1", port=self.port, log_level="warning"
-        )
+        app = page_app(directory, upstream, prefix)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(

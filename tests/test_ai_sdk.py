@@ -358,3 +358,109 @@ def test_bad_rejoins_are_refused(chat: Server) -> None:
     beyond = resume(chat, chat_id, f"{run_id}.99999.0")
     assert beyond.status_code == 400
     assert resume(chat, chat_id, f"{uuid.uuid4().hex}.1.0").status_code == 404
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    from conftest import start_server
+
+    srv = start_server(tmp_path_factory.mktemp("ai-sdk-assistant"), "ai_sdk_graphs:assistant")
+    yield srv
+    srv.stop()
+
+
+def test_the_models_tool_call_is_approved_on_its_own_part(assistant: Server) -> None:
+    chat_id = uuid.uuid4().hex
+    question = user("Paris")
+    asked = post(assistant, {**body(chat_id, question), "input": {}})
+    (call,) = of_type(asked, "tool-input-available")
+    assert call == {
+        "type": "tool-input-available",
+        "toolCallId": "call-weather-1",
+        "toolName": "weather",
+        "dynamic": True,
+        "input": {"city": "Paris"},
+    }
+    # The interrupt names the call the stream showed: the approval is asked on it.
+    (request,) = approve_parts(asked)
+    assert request["toolCallId"] == "call-weather-1"
+    assert kinds(asked).index("tool-input-start") < kinds(asked).index("tool-approval-request")
+    assert text(asked).startswith("On checking Paris:")
+
+    continued = post(assistant, body(chat_id, question, answered(asked, {"weather": True})))
+    outputs = [(p["toolCallId"], p["output"]) for p in of_type(continued, "tool-output-available")]
+    # Resolved in the first step, then the tool's own output in its place; never shown again.
+    assert outputs == [("call-weather-1", {"approved": True}), ("call-weather-1", "sunny in Paris")]
+    assert of_type(continued, "tool-input-start") == []
+    assert text(continued).startswith("On reply Paris:")
+
+
+def test_a_denied_call_is_answered_by_the_graph(assistant: Server) -> None:
+    chat_id = uuid.uuid4().hex
+    question = user("Oslo")
+    asked = post(assistant, {**body(chat_id, question), "input": {}})
+    continued = post(assistant, body(chat_id, question, answered(asked, {"weather": False})))
+    assert [p["toolCallId"] for p in of_type(continued, "tool-output-denied")] == ["call-weather-1"]
+    assert of_type(continued, "tool-output-available") == []
+    messages = state(assistant, chat_id)["messages"]
+    assert [m["type"] for m in messages] == ["human", "ai", "tool", "ai"]
+    assert messages[2]["content"] == "the person said no"
+
+
+def test_use_chats_resume_of_a_continued_answer_replays_the_whole_message(
+    assistant: Server,
+) -> None:
+    chat_id = uuid.uuid4().hex
+    question = user("Rome")
+    # The thread's state keeps the pace for the answer's continuation (a resume takes no input).
+    pace = {"tokens": 40, "token_delay": 0.03}
+    asked = post(assistant, {**body(chat_id, question), "input": pace})
+    slow = body(chat_id, question, answered(asked, {"weather": True}))
+    whole: list[tuple[str, Part | str]] = []
+    streaming = threading.Event()
+
+    def read_whole() -> None:
+        with httpx.stream("POST", f"{assistant.url}/ai-sdk/chat", json=slow, timeout=60) as answer:
+            buffer = ""
+            for chunk in answer.iter_text():
+                buffer += chunk
+                *blocks, buffer = buffer.split("\n\n")
+                whole.extend(read("\n\n".join(blocks)))
+                if len(of_type(whole, "text-delta")) > 5:
+                    streaming.set()
+
+    reader = threading.Thread(target=read_whole, daemon=True)
+    reader.start()
+    assert streaming.wait(30)
+    replayed = resume(assistant, chat_id)
+    reader.join(60)
+    # One message: the part that asked, then the part that answers; one start, one finish.
+    assert read(replayed.text) == asked[:-2] + whole[1:]
+    assert kinds(read(replayed.text)).count("start") == 1
+
+
+@pytest.fixture(scope="module")
+def approvals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    from conftest import start_server
+
+    srv = start_server(tmp_path_factory.mktemp("ai-sdk-approvals"), "sample_graphs:approvals")
+    yield srv
+    srv.stop()
+
+
+def test_several_interrupts_are_answered_in_one_message(approvals: Server) -> None:
+    chat_id = uuid.uuid4().hex
+    question = user("ask both")
+    asked = post(approvals, {**body(chat_id, question), "input": {}})
+    requests = approve_parts(asked)
+    calls = of_type(asked, "tool-input-available")
+    # A value that names no tool is a generic approval of itself.
+    assert {c["toolName"] for c in calls} == {"interrupt"}
+    assert sorted(c["input"]["question"] for c in calls) == ["a", "b"]
+    message = answered(asked, {"interrupt": True})
+    by_call = {c["toolCallId"]: c["input"]["question"] for c in calls}
+    for part in message["parts"][1:]:
+        part["approval"]["approved"] = by_call[part["toolCallId"]] == "a"
+    continued = post(approvals, body(chat_id, question, message))
+    assert len(requests) == 2 and continued[-2][1]["finishReason"] == "stop"  # type: ignore[index]
+    assert sorted(state(approvals, chat_id)["answers"]) == ["a=True", "b=False"]

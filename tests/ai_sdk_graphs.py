@@ -1,0 +1,80 @@
+"""A graph whose model asks for a tool that a person must approve first, as an agent behind
+`useChat` would: the model streams, calls `weather`; `review` pauses at an interrupt naming
+that call; approved, a `ToolNode` runs it, denied, the call is answered with a refusal; then
+the model replies. Served by the AI SDK tests (`ai_sdk_graphs:assistant`).
+
+Input: `{"messages": [...], "tokens": int, "token_delay": float}`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.prebuilt import ToolNode
+from langgraph.types import Command, interrupt
+
+from app.graphs.demo import DemoChatModel
+
+
+class State(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    tokens: int
+    token_delay: float
+
+
+def _model(state: State) -> DemoChatModel:
+    return DemoChatModel(
+        tokens=int(state.get("tokens") or 6), token_delay=float(state.get("token_delay") or 0.01)
+    )
+
+
+def _question(state: State) -> str:
+    humans = [m for m in state.get("messages") or [] if isinstance(m, HumanMessage)]
+    return str(humans[-1].content) if humans else "nothing"
+
+
+@tool
+def weather(city: str) -> str:
+    """The (offline) weather of a city."""
+    return f"sunny in {city}"
+
+
+async def think(state: State) -> dict[str, Any]:
+    reply = await _model(state).ainvoke([HumanMessage(content=f"checking {_question(state)}")])
+    turn = sum(isinstance(m, HumanMessage) for m in state.get("messages") or [])
+    call = {"name": "weather", "args": {"city": _question(state)}, "id": f"call-weather-{turn}"}
+    return {"messages": [AIMessage(content=reply.content, tool_calls=[call], id=reply.id)]}
+
+
+async def review(state: State) -> Command[Any]:
+    call = state["messages"][-1].tool_calls[0]  # type: ignore[union-attr]
+    approved = interrupt({"tool_call_id": call["id"], "tool": call["name"], "args": call["args"]})
+    if approved is True:
+        return Command(goto="tools")
+    refusal = ToolMessage(content="the person said no", tool_call_id=call["id"])
+    return Command(goto="reply", update={"messages": [refusal]})
+
+
+async def reply(state: State) -> dict[str, Any]:
+    answer = await _model(state).ainvoke([HumanMessage(content=f"reply {_question(state)}")])
+    return {"messages": [answer]}
+
+
+def build() -> StateGraph:
+    builder = StateGraph(State)
+    builder.add_node("think", think)
+    builder.add_node("review", review, destinations=("tools", "reply"))
+    builder.add_node("tools", ToolNode([weather]))
+    builder.add_node("reply", reply)
+    builder.add_edge(START, "think")
+    builder.add_edge("think", "review")
+    builder.add_edge("tools", "reply")
+    builder.add_edge("reply", END)
+    return builder
+
+
+assistant = build().compile(name="assistant")
