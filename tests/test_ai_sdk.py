@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Server
+from conftest import Server, Spawn
 
 QUICK = {"delay": 0.01, "tokens": 6, "token_delay": 0.01}
 Part = dict[str, Any]
@@ -464,3 +464,109 @@ def test_several_interrupts_are_answered_in_one_message(approvals: Server) -> No
     continued = post(approvals, body(chat_id, question, message))
     assert len(requests) == 2 and continued[-2][1]["finishReason"] == "stop"  # type: ignore[index]
     assert sorted(state(approvals, chat_id)["answers"]) == ["a=True", "b=False"]
+
+
+def test_a_new_attempt_closes_the_text_the_one_before_left_open() -> None:
+    from app.dialects.ai_sdk.parts import UiRun
+    from app.events import encode_event
+
+    log = [
+        ("run.start", {}),
+        ("node.start", {"node": "write", "span_id": "w1"}),
+        ("token", {"node": "write", "span_id": "m1", "message_id": "a", "text": "On"}),
+        ("run.attempt", {"attempt": 2, "reason": "process_lost", "unfinished": {}}),
+        ("node.start", {"node": "write", "span_id": "w2"}),
+        ("token", {"node": "write", "span_id": "m2", "message_id": "b", "text": "On"}),
+    ]
+    run = UiRun("r", "msg-r")
+    parts = [
+        part
+        for seq, (name, fields) in enumerate(log, 1)
+        for part in run.parts(encode_event("r", seq, name, fields, 0, 65_536))
+    ]
+    assert [p if isinstance(p, str) else p["type"] for p in parts] == [
+        "start",
+        "start-step",
+        "data-node",
+        "text-start",
+        "text-delta",
+        "text-end",
+        "data-run-attempt",
+        "data-node",
+        "text-start",
+        "text-delta",
+    ]
+    assert parts[6] == {
+        "type": "data-run-attempt",
+        "id": "run-attempt",
+        "data": {"attempt": 2, "reason": "process_lost", "unfinished": {}},
+    }
+
+
+def test_gateways_over_redis_resume_each_others_answers(
+    spawn: Spawn, redis_server: Any, postgres_server: Any
+) -> None:
+    shared = {"checkpointer": postgres_server.url, "store_url": redis_server.url}
+    a, b = spawn(**shared), spawn(**shared)
+    chat_id = uuid.uuid4().hex
+    whole: list[tuple[str, Part | str]] = []
+    streaming = threading.Event()
+
+    def read_whole() -> None:
+        payload = body(chat_id, tokens=60, token_delay=0.03)
+        with httpx.stream("POST", f"{a.url}/ai-sdk/chat", json=payload, timeout=60) as answer:
+            buffer = ""
+            for chunk in answer.iter_text():
+                buffer += chunk
+                *blocks, buffer = buffer.split("\n\n")
+                whole.extend(read("\n\n".join(blocks)))
+                if len(of_type(whole, "text-delta")) > 5:
+                    streaming.set()
+
+    reader = threading.Thread(target=read_whole, daemon=True)
+    reader.start()
+    assert streaming.wait(30)
+    position = whole[-1][0]
+    replayed = resume(b, chat_id)  # useChat's resume, on the other process
+    reader.join(60)
+    assert read(replayed.text) == whole
+    rest = resume(b, chat_id, position)  # and an exact rejoin there, after the end
+    assert read(rest.text) == whole[[i for i, _ in whole].index(position) + 1 :]
+
+
+def test_an_answer_whose_process_dies_goes_on_elsewhere_and_says_so(
+    spawn: Spawn, private_redis: Any, postgres_server: Any
+) -> None:
+    import signal
+
+    shared = {
+        "checkpointer": postgres_server.url,
+        "store_url": private_redis.url,
+        "run_lease_seconds": 1.5,
+    }
+    a, b = spawn(**shared), spawn(**shared)
+    chat_id = uuid.uuid4().hex
+    seen: list[tuple[str, Part | str]] = []
+    payload = body(chat_id, tokens=120, token_delay=0.05)
+    with httpx.stream("POST", f"{a.url}/ai-sdk/chat", json=payload, timeout=60) as answer:
+        buffer = ""
+        for chunk in answer.iter_text():
+            buffer += chunk
+            *blocks, buffer = buffer.split("\n\n")
+            seen.extend(read("\n\n".join(blocks)))
+            if len(of_type(seen, "text-delta")) > 10:
+                a.process.send_signal(signal.SIGKILL)
+                break
+    a.process.wait(10)
+    rest = read(resume(b, chat_id, seen[-1][0]).text)
+    whole = seen + rest
+    names = kinds(whole)
+    # The text the lost attempt began is closed, the attempt said, and the answer made again.
+    assert names.count("start") == 1 and names[-2:] == ["finish", "[DONE]"]
+    (attempt,) = of_type(whole, "data-run-attempt")
+    assert attempt["data"]["attempt"] == 2
+    opened = [p["id"] for p in of_type(whole, "text-start")]
+    assert len(opened) == 2 and [p["id"] for p in of_type(whole, "text-end")] == opened
+    assert whole[-2][1] == {"type": "finish", "finishReason": "stop"}
+    ids = [i for i, _ in whole]
+    assert len(ids) == len(set(ids))
