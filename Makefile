@@ -110,7 +110,7 @@ format: install
 
 # All contenders on this machine, same graph, same client: tables, JSON and plots in
 # bench-results/. `make bench QUICK=1` runs smaller sizes in about a minute.
-bench: install-bench system-deps
+bench: install-bench system-deps js
 	$(BIN)/python -m bench $(if $(QUICK),--quick) --out bench-results
 
 clean:

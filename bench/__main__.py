@@ -25,6 +25,10 @@ CONTENDERS = (
     "gateway (memory, on a thread)",
     "gateway (memory, asyncio loop)",
     "gateway (memory, thread protocol)",
+    "gateway (memory, AG-UI)",
+    "ag-ui-langgraph",
+    "gateway (memory, AI SDK)",
+    "AI SDK writer (Node)",
     "gateway (redis)",
     "langgraph dev",
     "langgraph dev (thread protocol)",
@@ -100,6 +104,9 @@ async def main(args: argparse.Namespace) -> None:
         # AG-UI (scenarios 1 and 2), through the same gateway.
         add(dataclasses.replace(v2, name="gateway (memory, AG-UI)", kind="gateway-agui"))
         add(servers.plain_app("ag-ui-langgraph", "agui-adapter", "bench.agui_peer:app", logs))
+        # The AI SDK's UI message stream (scenarios 1 and 2), through the same gateway.
+        add(dataclasses.replace(v2, name="gateway (memory, AI SDK)", kind="gateway-ai-sdk"))
+        add(servers.ai_sdk_writer(logs))
         add(servers.gateway("gateway (redis)", logs, store_url=redis.url, heartbeat_seconds=1))
         dev = add(servers.langgraph_dev(logs))
         # The same server, read through its thread protocol.

@@ -206,7 +206,7 @@ async def concurrency(contenders: list[Contender], sizes: Sizes) -> list[Row]:
             }
         )
         for contender in contenders:
-            if contender.kind == "ceiling" or contender.kind in servers.AGUI:
+            if contender.kind == "ceiling" or contender.kind in (*servers.AGUI, *servers.AI_SDK):
                 continue
             cpu = contender.cpu_seconds()
             with Sampler(contender) as sampler:

@@ -28,6 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 THREAD_PROTOCOL = {"gateway-v2": "/langgraph", "langgraph-dev-v2": ""}
 # AG-UI (scenarios 1 and 2): the gateway's dialect, and AG-UI's own LangGraph adapter.
 AGUI = ("gateway-agui", "agui-adapter")
+# The AI SDK's UI message stream (scenarios 1 and 2): the gateway's dialect, and the AI SDK's
+# own stream writer in Node (the same parts written directly, no graph behind them).
+AI_SDK = ("gateway-ai-sdk", "ai-sdk-writer")
 THREAD_CHANNELS = ["values", "checkpoints", "lifecycle", "input", "messages", "tools"]
 _ROOT_LIFECYCLE = b'"method":"lifecycle","params":{"namespace":[],'
 _TERMINAL = (b'"event":"completed"', b'"event":"failed"', b'"event":"interrupted"')
@@ -50,6 +53,7 @@ class Contender:
     # gateway | gateway-variant, gateway-thread (scenarios 1 and 2 only) | langgraph-dev | naive
     # | ceiling | gateway-v2, langgraph-dev-v2 (LangGraph's thread protocol: scenarios 1 to 3)
     # | gateway-agui, agui-adapter (AG-UI: scenarios 1 and 2)
+    # | gateway-ai-sdk, ai-sdk-writer (the AI SDK's UI message stream: scenarios 1 and 2)
     kind: str
     port: int
     process: subprocess.Popen[bytes]
@@ -96,6 +100,17 @@ class Contender:
             }
             # The adapter also passes LangGraph's own events on (RAW): not AG-UI's, not counted.
             return {"method": "POST", "path": "/ag-ui", "body": body, "skip_data": b'"type":"RAW"'}
+        if self.kind in AI_SDK:
+            # useChat's request: a chat of its own naming and its first message.
+            message = {"id": "m1", "role": "user", "parts": [{"type": "text", "text": "bench"}]}
+            body = {
+                "id": uuid.uuid4().hex,
+                "messages": [message],
+                "trigger": "submit-message",
+                "input": input_,
+            }
+            path = "/ai-sdk/chat" if self.kind == "gateway-ai-sdk" else "/api/chat"
+            return {"method": "POST", "path": path, "body": body}
         if self.kind == "gateway-thread":
             # Each run on a thread made for it by the same request: a conversation's first run.
             body = {"input": input_, "thread_id": uuid.uuid4().hex, "if_not_exists": "create"}
@@ -250,6 +265,16 @@ def plain_app(name: str, kind: str, module: str, logs: Path) -> Contender:
         "warning",
     ]
     return _spawn(name, kind, command, {}, "/openapi.json", logs)
+
+
+def ai_sdk_writer(logs: Path) -> Contender:
+    """The AI SDK's own stream writer (tests/js/ai_sdk_writer.mjs), on Node."""
+    node = shutil.which("node")
+    script = ROOT / "tests" / "js" / "ai_sdk_writer.mjs"
+    if node is None or not (script.parent / "node_modules" / "ai").exists():
+        raise RuntimeError("the AI SDK writer needs Node and `make js` (tests/js/node_modules)")
+    command = [node, str(script), "{port}"]
+    return _spawn("AI SDK writer (Node)", "ai-sdk-writer", command, {}, "/healthz", logs)
 
 
 class RedisServer:
