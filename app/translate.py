@@ -328,7 +328,8 @@ class Translator:
             return []
         chunk = raw.get("data", {}).get("chunk")
         text = _text_of(chunk)
-        if not text:
+        reasoning = _reasoning_of(chunk)
+        if not text and not reasoning:
             return []
         fields = {
             "node": _node_of(raw),
@@ -336,6 +337,8 @@ class Translator:
             "message_id": getattr(chunk, "id", None),
             "text": text,
         }
+        if reasoning:
+            fields["reasoning"] = reasoning
         return [(EventName.TOKEN, _in_namespace(fields, _raw_namespace(raw)))]
 
     def _chat_model_end(self, raw: dict[str, Any], run_id: str, now_ms: int) -> Emitted:
@@ -500,6 +503,30 @@ def _text_of(chunk: Any) -> str:
         return str(text)
     content = getattr(chunk, "content", None)
     return content if isinstance(content, str) else ""
+
+
+def _reasoning_of(chunk: Any) -> str:
+    """The reasoning a chunk streams, as LangChain's standard content blocks name it (whatever
+    the provider's own format: Anthropic's thinking, `reasoning_content`, OpenAI's summaries)."""
+    content = getattr(chunk, "content", None)
+    extra = getattr(chunk, "additional_kwargs", None) or {}
+    # Plain text content with no provider reasoning beside it has none: skip the conversion,
+    # which is the hot path's most common case.
+    if (
+        not isinstance(content, list)
+        and "reasoning_content" not in extra
+        and "reasoning" not in extra
+    ):
+        return ""
+    try:
+        blocks = chunk.content_blocks
+    except Exception:  # a provider's block LangChain cannot read: no reasoning, not a failure
+        return ""
+    return "".join(
+        str(block.get("reasoning") or "")
+        for block in blocks
+        if isinstance(block, dict) and block.get("type") == "reasoning"
+    )
 
 
 def _tool_output(output: Any) -> Any:

@@ -286,7 +286,8 @@ const handlers = {
     setNode(d.node, "done", `${(d.duration_ms / 1000).toFixed(2)} s`);
   },
   "node.error": (d) => setNode(d.node, "error", `${d.error.type}: ${d.error.message}`),
-  token: (d) => tokensOf(d.message_id || d.span_id).append(document.createTextNode(d.text)),
+  // (A chunk of reasoning only has no text: the page shows the answer.)
+  token: (d) => d.text && tokensOf(d.message_id || d.span_id).append(document.createTextNode(d.text)),
   "tool.start": (d) => {
     const item = el("li", { "data-tool": d.tool });
     item.append(el("strong", {}, d.tool), el("span", { class: "tool-io" }, ` ← ${compact(d.input)}`));

@@ -4,13 +4,26 @@ that call; approved, a `ToolNode` runs it, denied, the call is answered with a r
 the model replies. Served by the AI SDK tests (`ai_sdk_graphs:assistant`).
 
 Input: `{"messages": [...], "tokens": int, "token_delay": float}`.
+
+And `reasoner`: one node whose model streams its reasoning (LangChain's standard reasoning
+blocks), then its answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, TypedDict
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    ToolMessage,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.tools import tool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
@@ -78,3 +91,47 @@ def build() -> StateGraph:
 
 
 assistant = build().compile(name="assistant")
+
+
+REASONING = ["The", " question", " is", " short."]
+ANSWER = ["Short", " answer."]
+
+
+class ReasoningModel(BaseChatModel):
+    """Streams its reasoning as standard reasoning blocks, then its answer as text."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "reasoning-test"
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        message = AIMessage(content="".join(ANSWER))
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _astream(
+        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        run_manager = kwargs.get("run_manager")
+        blocks = [{"type": "reasoning", "reasoning": piece, "index": 0} for piece in REASONING]
+        blocks += [{"type": "text", "text": piece, "index": 1} for piece in ANSWER]
+        for block in blocks:
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=[block]))
+            if run_manager is not None:
+                await run_manager.on_llm_new_token("", chunk=chunk)
+            yield chunk
+
+
+async def reason(state: State) -> dict[str, Any]:
+    reply = await ReasoningModel().ainvoke(state.get("messages") or [])
+    return {"messages": [reply]}
+
+
+def _reasoner() -> StateGraph:
+    builder = StateGraph(State)
+    builder.add_node("reason", reason)
+    builder.add_edge(START, "reason")
+    builder.add_edge("reason", END)
+    return builder
+
+
+reasoner = _reasoner().compile(name="reasoner")

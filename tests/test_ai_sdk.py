@@ -570,3 +570,33 @@ def test_an_answer_whose_process_dies_goes_on_elsewhere_and_says_so(
     assert whole[-2][1] == {"type": "finish", "finishReason": "stop"}
     ids = [i for i, _ in whole]
     assert len(ids) == len(set(ids))
+
+
+@pytest.fixture(scope="module")
+def reasoner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    from conftest import start_server
+
+    srv = start_server(tmp_path_factory.mktemp("ai-sdk-reasoner"), "ai_sdk_graphs:reasoner")
+    yield srv
+    srv.stop()
+
+
+def test_a_models_reasoning_is_a_reasoning_part_before_its_text(reasoner: Server) -> None:
+    parts = post(reasoner, {**body(uuid.uuid4().hex), "input": {}})
+    streamed = [p for _, p in parts if isinstance(p, dict) and p["type"] != "data-node"]
+    (opened,) = of_type(parts, "reasoning-start")
+    assert [p["type"] for p in streamed][2:] == [
+        "reasoning-start",
+        *["reasoning-delta"] * 4,
+        "reasoning-end",
+        "text-start",
+        "text-delta",
+        "text-delta",
+        "text-end",
+        "finish-step",
+        "finish",
+    ]
+    deltas = of_type(parts, "reasoning-delta")
+    assert "".join(p["delta"] for p in deltas) == "The question is short."
+    assert {p["id"] for p in deltas} == {opened["id"]} != {of_type(parts, "text-start")[0]["id"]}
+    assert text(parts) == "Short answer."

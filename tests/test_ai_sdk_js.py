@@ -99,3 +99,28 @@ def test_the_sdk_reads_every_part_and_its_chat_runs_a_conversation(chat: Server)
     values = httpx.get(f"{chat.url}/threads/{chat_id}/state", timeout=10).json()["values"]
     humans = [m["content"] for m in values["messages"] if m["type"] == "human"]
     assert humans == ["hello", "look it up", "fail please", "and after"]
+
+
+def test_the_sdk_reads_a_models_reasoning(tmp_path_factory: pytest.TempPathFactory) -> None:
+    srv = start_server(tmp_path_factory.mktemp("ai-sdk-js-reasoner"), "ai_sdk_graphs:reasoner")
+    try:
+        done = subprocess.run(
+            [shutil.which("node") or "node", "ai_sdk_read.mjs", f"{srv.url}/ai-sdk/chat", "r", "1"],
+            cwd=JS,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        srv.stop()
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout)
+    assert seen["errors"] == []
+    parts = [
+        (p["type"], p.get("text")) for p in seen["message"]["parts"] if p["type"] != "data-node"
+    ]
+    assert parts == [
+        ("step-start", None),
+        ("reasoning", "The question is short."),
+        ("text", "Short answer."),
+    ]

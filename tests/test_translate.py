@@ -761,3 +761,52 @@ def test_raw_mode_passes_the_interrupt_chunk_and_drops_other_updates() -> None:
     assert raw.translate(update, 0) == []
     assert names(raw.translate(pause_chunk, 0)) == ["on_chain_stream"]
     assert raw.interrupted
+
+
+@pytest.mark.parametrize(
+    ("chunk", "text", "reasoning"),
+    [
+        pytest.param(
+            AIMessageChunk(
+                content=[{"type": "reasoning", "reasoning": "think", "index": 0}], id="m1"
+            ),
+            "",
+            "think",
+            id="standard-block",
+        ),
+        pytest.param(
+            AIMessageChunk(
+                content=[{"type": "thinking", "thinking": "deep", "index": 0}],
+                id="m1",
+                response_metadata={"model_provider": "anthropic"},
+            ),
+            "",
+            "deep",
+            id="anthropic-thinking",
+        ),
+        pytest.param(
+            AIMessageChunk(content="", additional_kwargs={"reasoning_content": "rc"}, id="m1"),
+            "",
+            "rc",
+            id="reasoning-content",
+        ),
+        pytest.param(
+            AIMessageChunk(
+                content=[
+                    {"type": "reasoning", "reasoning": "so", "index": 0},
+                    {"type": "text", "text": "hi", "index": 1},
+                ],
+                id="m1",
+            ),
+            "hi",
+            "so",
+            id="both",
+        ),
+    ],
+)
+def test_a_models_reasoning_rides_on_its_token(
+    chunk: AIMessageChunk, text: str, reasoning: str
+) -> None:
+    raw = inner_event("on_chat_model_stream", "Model", "llm-1", data={"chunk": chunk})
+    fields = {"node": "write", "span_id": "llm-1", "message_id": "m1", "text": text}
+    assert started().translate(raw, 5) == [("token", {**fields, "reasoning": reasoning})]

@@ -101,16 +101,17 @@ class AgUiRun:
         return out if node is None else [*out, _step("STEP_FINISHED", node)]
 
     def _token(self, fields: dict[str, Any]) -> list[AgUiEvent]:
+        delta = str(fields.get("text") or "")
+        if not delta:  # AG-UI refuses an empty delta (a chunk of reasoning only has no text)
+            return []
         message_id = str(fields.get("message_id") or fields.get("span_id"))
         out: list[AgUiEvent] = []
         text = self._texts.get(message_id)
         if text is None:
             text = self._texts[message_id] = _Text(message_id)
             out.append(_text_start(message_id))
-        delta = str(fields.get("text") or "")
-        if delta:  # AG-UI refuses an empty delta
-            text.text.append(delta)
-            out.append(_delta(message_id, delta))
+        text.text.append(delta)
+        out.append(_delta(message_id, delta))
         return out
 
     def _llm_end(self, fields: dict[str, Any]) -> list[AgUiEvent]:

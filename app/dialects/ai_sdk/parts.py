@@ -67,6 +67,9 @@ class UiRun:
     # Tool calls the message already shows (from the runs it continues): never shown twice.
     shown: frozenset[str] = frozenset()
     _texts: dict[str, list[str]] = field(default_factory=dict)  # open text part → its text
+    # Open reasoning parts, in the order they opened (a set's order differs between processes,
+    # and a rejoin elsewhere must number the parts the same).
+    _reasoning: dict[str, None] = field(default_factory=dict)
     _calls: set[str] = field(default_factory=set)  # tool calls shown
     _resolved: set[str] = field(default_factory=set)  # tool calls with an outcome shown
     _tool_inputs: dict[str, Any] = field(default_factory=dict)  # span → a tool's input
@@ -122,10 +125,21 @@ class UiRun:
 
     def _token(self, fields: dict[str, Any]) -> list[Part | str]:
         part_id = str(fields.get("message_id") or fields.get("span_id"))
+        out: list[Part | str] = []
+        reasoning = str(fields.get("reasoning") or "")
+        if reasoning:
+            reasoning_id = f"{part_id}:reasoning"
+            if reasoning_id not in self._reasoning:
+                self._reasoning[reasoning_id] = None
+                out.append({"type": "reasoning-start", "id": reasoning_id})
+            out.append({"type": "reasoning-delta", "id": reasoning_id, "delta": reasoning})
         delta = str(fields.get("text") or "")
         if not delta:
-            return []
-        out: list[Part | str] = []
+            return out
+        if not reasoning and f"{part_id}:reasoning" in self._reasoning:
+            # The answer begins: the reasoning before it is done.
+            del self._reasoning[f"{part_id}:reasoning"]
+            out.append({"type": "reasoning-end", "id": f"{part_id}:reasoning"})
         text = self._texts.get(part_id)
         if text is None:
             text = self._texts[part_id] = []
@@ -137,6 +151,9 @@ class UiRun:
     def _llm_end(self, fields: dict[str, Any]) -> list[Part | str]:
         part_id = str(fields.get("message_id") or fields.get("span_id"))
         out: list[Part | str] = []
+        if f"{part_id}:reasoning" in self._reasoning:
+            del self._reasoning[f"{part_id}:reasoning"]
+            out.append({"type": "reasoning-end", "id": f"{part_id}:reasoning"})
         if self._texts.pop(part_id, None) is not None:
             out.append({"type": "text-end", "id": part_id})
         for call in fields.get("tool_calls") or ():
@@ -209,8 +226,7 @@ class UiRun:
     def _attempt(self, fields: dict[str, Any]) -> list[Part | str]:
         """Another process continues the run: what the attempt before left open is closed (its
         text is made again, under new ids), and the client told which."""
-        out: list[Part | str] = [{"type": "text-end", "id": part_id} for part_id in self._texts]
-        self._texts.clear()
+        out = self._close_texts()
         value = {k: v for k, v in fields.items() if k not in ("run_id", "seq", "ts")}
         out.append({"type": "data-run-attempt", "id": "run-attempt", "data": value})
         return out
@@ -242,7 +258,10 @@ class UiRun:
         return [*self._close_texts(), *end, "[DONE]"]
 
     def _close_texts(self) -> list[Part | str]:
-        closed: list[Part | str] = [{"type": "text-end", "id": part_id} for part_id in self._texts]
+        """Ends the reasoning and text parts still open."""
+        closed: list[Part | str] = [{"type": "reasoning-end", "id": i} for i in self._reasoning]
+        closed += [{"type": "text-end", "id": part_id} for part_id in self._texts]
+        self._reasoning.clear()
         self._texts.clear()
         return closed
 

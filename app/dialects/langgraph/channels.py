@@ -285,6 +285,8 @@ class RunChannels:
         return out
 
     def _token(self, fields: dict[str, Any]) -> list[Item]:
+        if not fields.get("text"):
+            return []  # a chunk of reasoning only: the messages channel carries text
         message_id = fields.get("message_id") or fields.get("span_id") or ""
         node = fields.get("node")
         out: list[Item] = []
