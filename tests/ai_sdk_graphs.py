@@ -11,6 +11,7 @@ blocks), then its answer.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, TypedDict
 
@@ -135,3 +136,72 @@ def _reasoner() -> StateGraph:
 
 
 reasoner = _reasoner().compile(name="reasoner")
+
+
+@tool
+def send_email(to: str, body: str) -> str:
+    """Send an email (offline: nothing leaves)."""
+    return f"sent to {to}"
+
+
+class ToolCallingModel(BaseChatModel):
+    """Asks to email everyone the last question names, then, given the tools' answers, says
+    what happened."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "tool-calling-test"
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingModel:
+        return self
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        last = messages[-1]
+        if isinstance(last, HumanMessage):
+            names = str(last.content).split()
+            calls = [
+                {"name": "send_email", "args": {"to": n, "body": "hi"}, "id": f"call-{n}"}
+                for n in names
+            ]
+            message = AIMessage(content="Emailing them.", tool_calls=calls)
+        else:
+            answers = [str(m.content) for m in messages if isinstance(m, ToolMessage)]
+            message = AIMessage(content="Done: " + "; ".join(answers))
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _astream(
+        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        # As a provider streams it: the text, then each call whole.
+        message = self._generate(messages).generations[0].message
+        assert isinstance(message, AIMessage)
+        chunks = [AIMessageChunk(content=message.content)]
+        chunks += [
+            AIMessageChunk(
+                content="",
+                tool_call_chunks=[
+                    {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": i}
+                ],
+            )
+            for i, c in enumerate(message.tool_calls)
+        ]
+        run_manager = kwargs.get("run_manager")
+        for chunk in chunks:
+            generation = ChatGenerationChunk(message=chunk)
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(str(chunk.content), chunk=generation)
+            yield generation
+
+
+def _agent() -> Any:
+    from langchain.agents import create_agent
+    from langchain.agents.middleware import HumanInTheLoopMiddleware
+
+    approvals = HumanInTheLoopMiddleware(
+        interrupt_on={"send_email": {"allowed_decisions": ["approve", "reject"]}}
+    )
+    return create_agent(ToolCallingModel(), [send_email], middleware=[approvals], name="agent")
+
+
+# LangChain's create_agent, whose HumanInTheLoopMiddleware asks before every email.
+agent = _agent()

@@ -600,3 +600,46 @@ def test_a_models_reasoning_is_a_reasoning_part_before_its_text(reasoner: Server
     assert "".join(p["delta"] for p in deltas) == "The question is short."
     assert {p["id"] for p in deltas} == {opened["id"]} != {of_type(parts, "text-start")[0]["id"]}
     assert text(parts) == "Short answer."
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    from conftest import start_server
+
+    srv = start_server(tmp_path_factory.mktemp("ai-sdk-agent"), "ai_sdk_graphs:agent")
+    yield srv
+    srv.stop()
+
+
+def test_create_agents_approvals_are_asked_on_the_models_calls(agent: Server) -> None:
+    chat_id = uuid.uuid4().hex
+    question = user("bob carol")
+    asked = post(agent, {**body(chat_id, question), "input": {}})
+    assert text(asked) == "Emailing them."
+    calls = [p["toolCallId"] for p in of_type(asked, "tool-input-available")]
+    assert calls == ["call-bob", "call-carol"]
+    # HumanInTheLoopMiddleware asks about both calls in one interrupt: one approval each, on
+    # the model's own call, its description as the reason.
+    requests = approve_parts(asked)
+    assert [r["toolCallId"] for r in requests] == calls
+    (interrupt_id,) = {r["approvalId"].rsplit(":", 1)[0] for r in requests}
+    assert [r["approvalId"] for r in requests] == [f"{interrupt_id}:0", f"{interrupt_id}:1"]
+    assert "Tool: send_email" in requests[0]["reason"]
+
+    message = answered(asked, {"send_email": True})
+    bob, carol = message["parts"][1:]
+    # They are answered together: one alone is refused.
+    alone = {**message, "parts": [message["parts"][0], bob]}
+    refused = httpx.post(f"{agent.url}/ai-sdk/chat", json=body(chat_id, question, alone))
+    assert refused.status_code == 409 and refused.json()["error"] == "approval_incomplete"
+
+    carol["approval"] = {**carol["approval"], "approved": False, "reason": "not carol"}
+    continued = post(agent, body(chat_id, question, message))
+    outputs = [(p["toolCallId"], p["output"]) for p in of_type(continued, "tool-output-available")]
+    assert outputs == [("call-bob", {"approved": True}), ("call-bob", "sent to bob")]
+    assert [p["toolCallId"] for p in of_type(continued, "tool-output-denied")] == ["call-carol"]
+    assert of_type(continued, "tool-input-start") == []
+    # The refusal reached the model with its reason, as the middleware words it.
+    assert text(continued) == (
+        "Done: User rejected the tool call for `send_email` with reason: not carol; sent to bob"
+    )

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.dialects.ai_sdk.parts import Answered
+from app.dialects.ai_sdk.parts import Answered, actions_of
 from app.errors import ApiError
 
 ID = r"^[A-Za-z0-9_-]{1,100}$"
@@ -66,13 +66,49 @@ def answered_approvals(message: UiMessage) -> list[Answered]:
                 "invalid_approval",
                 "an approval answer needs approval.id (a string) and approval.approved (a bool)",
             )
-        out.append(Answered(approval_id, str(part.get("toolCallId")), approved))
+        reason = approval.get("reason")
+        reason = reason if isinstance(reason, str) and reason else None
+        out.append(Answered(approval_id, str(part.get("toolCallId")), approved, reason))
     return out
 
 
-def resume_command(answers: list[Answered], pending: list[str]) -> dict[str, Any]:
-    """`Command(resume=…)`: the answer itself when one interrupt waits, an id-keyed map when
-    several do (LangGraph resumes each with its own)."""
-    if len(pending) == 1 and len(answers) == 1:
-        return {"resume": answers[0].approved}
-    return {"resume": {answer.approval_id: answer.approved for answer in answers}}
+def resume_command(answers: list[Answered], pending: dict[str, Any]) -> dict[str, Any]:
+    """`Command(resume=…)` from the answers, given the pending interrupts' values by id: the
+    answer itself when one interrupt waits, an id-keyed map when several do (LangGraph resumes
+    each with its own). A plain interrupt is answered `true` or `false`; one of LangChain's
+    HumanInTheLoopMiddleware, `{"decisions": [...]}`, one per action, all of them answered."""
+    resumes: dict[str, Any] = {}
+    by_action: dict[str, dict[int, Answered]] = {}
+    for answer in answers:
+        interrupt_id, _, index = answer.approval_id.rpartition(":")
+        actions = actions_of(pending.get(interrupt_id)) if interrupt_id else None
+        if actions is not None and index.isdigit() and int(index) < len(actions):
+            by_action.setdefault(interrupt_id, {})[int(index)] = answer
+        elif answer.approval_id in pending and actions_of(pending[answer.approval_id]) is None:
+            resumes[answer.approval_id] = answer.approved
+        else:
+            raise ApiError(
+                409,
+                "approval_not_pending",
+                f"approval {answer.approval_id!r} is not pending; pending: {sorted(pending)}",
+                details={"pending": sorted(pending)},
+            )
+    for interrupt_id, given in by_action.items():
+        count = len(actions_of(pending[interrupt_id]) or ())
+        if len(given) != count:
+            raise ApiError(
+                409,
+                "approval_incomplete",
+                f"interrupt {interrupt_id!r} asks about {count} calls: answer every one of them "
+                f"together ({len(given)} answered)",
+            )
+        resumes[interrupt_id] = {"decisions": [_decision(given[i]) for i in range(count)]}
+    if len(pending) == 1 and len(resumes) == 1:
+        return {"resume": next(iter(resumes.values()))}
+    return {"resume": resumes}
+
+
+def _decision(answer: Answered) -> dict[str, Any]:
+    if answer.approved:
+        return {"type": "approve"}
+    return {"type": "reject", **({"message": answer.reason} if answer.reason else {})}

@@ -42,9 +42,24 @@ def frame(run_id: str, seq: int, index: int, part: Part | str) -> bytes:
     return b"id: %s.%d.%d\ndata: %s\n\n" % (run_id.encode(), seq, index, data)
 
 
-def approval_call_id(interrupt_id: str) -> str:
+def approval_call_id(interrupt_id: str, action: int | None = None) -> str:
     """The tool call an interrupt is shown as when no tool call of the run asked for it."""
-    return f"interrupt-{interrupt_id}"
+    return f"interrupt-{interrupt_id}" if action is None else f"interrupt-{interrupt_id}-{action}"
+
+
+def actions_of(value: Any) -> list[dict[str, Any]] | None:
+    """The actions of LangChain's HumanInTheLoopMiddleware request (`create_agent`'s approvals:
+    `{"action_requests": [{name, args, description?}], "review_configs": …}`); None for any
+    other interrupt value."""
+    if not isinstance(value, dict) or not isinstance(value.get("action_requests"), list):
+        return None
+    actions = value["action_requests"]
+    return actions if all(isinstance(a, dict) for a in actions) else None
+
+
+def action_approval_id(interrupt_id: str, action: int) -> str:
+    """An approval per action of one middleware interrupt: they are answered together."""
+    return f"{interrupt_id}:{action}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +69,7 @@ class Answered:
     approval_id: str
     tool_call_id: str
     approved: bool
+    reason: str | None = None
 
 
 @dataclass
@@ -71,6 +87,7 @@ class UiRun:
     # and a rejoin elsewhere must number the parts the same).
     _reasoning: dict[str, None] = field(default_factory=dict)
     _calls: set[str] = field(default_factory=set)  # tool calls shown
+    _asked: dict[str, tuple[str, Any]] = field(default_factory=dict)  # model's call → name, args
     _resolved: set[str] = field(default_factory=set)  # tool calls with an outcome shown
     _tool_inputs: dict[str, Any] = field(default_factory=dict)  # span → a tool's input
     _interrupts: list[dict[str, Any]] = field(default_factory=list)
@@ -165,6 +182,7 @@ class UiRun:
         if call_id in self._calls:
             return []
         self._calls.add(call_id)
+        self._asked[call_id] = (str(call.get("name")), call.get("args") or {})
         return _announce(call_id, str(call.get("name")), call.get("args") or {})
 
     def _tool_start(self, fields: dict[str, Any]) -> list[Part | str]:
@@ -211,6 +229,10 @@ class UiRun:
         for pending in self._interrupts:
             interrupt_id = str(pending.get("id"))
             value = pending.get("value")
+            actions = actions_of(value)
+            if actions is not None:
+                out += self._action_approvals(interrupt_id, actions)
+                continue
             named = value.get("tool_call_id") if isinstance(value, dict) else None
             if isinstance(named, str) and named in self._calls and named not in self._resolved:
                 call_id = named  # the interrupt asks about a call the stream has shown
@@ -221,6 +243,31 @@ class UiRun:
             out.append(
                 {"type": "tool-approval-request", "approvalId": interrupt_id, "toolCallId": call_id}
             )
+        return out
+
+    def _action_approvals(
+        self, interrupt_id: str, actions: list[dict[str, Any]]
+    ) -> list[Part | str]:
+        """The middleware asks about calls the model made (by name and arguments, not id):
+        each is asked on the call the stream showed, else on a call of its own."""
+        out: list[Part | str] = []
+        unasked = [c for c in self._asked if c not in self._resolved]
+        for index, action in enumerate(actions):
+            wanted = (str(action.get("name")), action.get("args") or {})
+            call_id = next((c for c in unasked if self._asked[c] == wanted), None)
+            if call_id is None:
+                call_id = approval_call_id(interrupt_id, index)
+                out += _announce(call_id, *wanted)
+            else:
+                unasked.remove(call_id)
+            request: Part = {
+                "type": "tool-approval-request",
+                "approvalId": action_approval_id(interrupt_id, index),
+                "toolCallId": call_id,
+            }
+            if isinstance(action.get("description"), str):
+                request["reason"] = action["description"]
+            out.append(request)
         return out
 
     def _attempt(self, fields: dict[str, Any]) -> list[Part | str]:

@@ -126,8 +126,8 @@ async def _continuation(
             "the last message is the assistant's and answers no approval: send a user message",
         )
     thread = await threads.get(chat_id)
-    pending = [str(i["id"]) for i in thread.interrupts]
-    details = {"status": thread.status, "pending": pending}
+    pending = {str(i["id"]): i.get("value") for i in thread.interrupts}
+    details = {"status": thread.status, "pending": sorted(pending)}
     if thread.active_run is not None or thread.status is not ThreadStatus.INTERRUPTED:
         raise ApiError(
             409,
@@ -135,19 +135,12 @@ async def _continuation(
             f"chat {chat_id!r} is {thread.status}: it waits for no approval",
             details=details,
         )
-    unknown = sorted({a.approval_id for a in answers} - set(pending))
-    if unknown:
-        raise ApiError(
-            409,
-            "approval_not_pending",
-            f"approvals {unknown} are not pending on chat {chat_id!r}; pending: {pending}",
-            details=details,
-        )
+    command = resume_command(answers, pending)
     runs = await manager.store.thread_runs(chat_id)
     asked = await manager.store.get_run(runs[0]["run_id"]) if runs else None
     shown = await _calls_shown(manager, asked) if asked is not None else set()
     return RunSpec(
-        command=resume_command(answers, pending),
+        command=command,
         thread_id=chat_id,
         strategy=MultitaskStrategy.REJECT,
         run_id=run_id,
