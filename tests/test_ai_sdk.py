@@ -643,3 +643,30 @@ def test_create_agents_approvals_are_asked_on_the_models_calls(agent: Server) ->
     assert text(continued) == (
         "Done: User rejected the tool call for `send_email` with reason: not carol; sent to bob"
     )
+
+
+def test_with_auth_on_the_dialect_asks_for_credentials_and_keeps_chats_apart(
+    spawn: Spawn,
+) -> None:
+    keys = {"alice": "a" * 20, "bob": "b" * 20}
+    srv = spawn(
+        checkpointer="memory://",
+        auth="api-keys",
+        api_keys=",".join(f"{p}:{k}" for p, k in keys.items()),
+    )
+    chat_id = uuid.uuid4().hex
+    url = f"{srv.url}/ai-sdk/chat"
+    assert httpx.post(url, json=body(chat_id), timeout=10).status_code == 401
+    alice = {"X-Api-Key": keys["alice"]}
+    answer = httpx.post(url, json=body(chat_id), headers=alice, timeout=30)
+    assert answer.status_code == 200 and read(answer.text)[-2][1]["type"] == "finish"
+    last_id = read(answer.text)[3][0]
+    assert httpx.get(f"{url}/{chat_id}/stream", timeout=10).status_code == 401
+    # Another principal's chat is not theirs to write in, or to read.
+    bob = {"X-Api-Key": keys["bob"]}
+    taken = httpx.post(url, json=body(chat_id, user("mine now")), headers=bob, timeout=10)
+    assert taken.status_code == 404
+    rejoin = httpx.get(f"{url}/{chat_id}/stream", headers={**bob, "Last-Event-ID": last_id})
+    assert rejoin.status_code == 400
+    mine = httpx.get(f"{url}/{chat_id}/stream", headers={**alice, "Last-Event-ID": last_id})
+    assert mine.status_code == 200
