@@ -667,6 +667,7 @@ def test_with_auth_on_the_dialect_asks_for_credentials_and_keeps_chats_apart(
     taken = httpx.post(url, json=body(chat_id, user("mine now")), headers=bob, timeout=10)
     assert taken.status_code == 404
     rejoin = httpx.get(f"{url}/{chat_id}/stream", headers={**bob, "Last-Event-ID": last_id})
-    assert rejoin.status_code == 400
+    assert rejoin.status_code == 404  # as if it did not exist
+    assert httpx.get(f"{url}/{chat_id}/stream", headers=bob, timeout=10).status_code == 204
     mine = httpx.get(f"{url}/{chat_id}/stream", headers={**alice, "Last-Event-ID": last_id})
     assert mine.status_code == 200

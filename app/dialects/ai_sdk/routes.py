@@ -96,11 +96,11 @@ async def _rejoin(
     except ValueError as exc:
         raise ApiError(400, "invalid_last_event_id", str(exc)) from exc
     record = await manager.store.get_run(run_id)
-    if record is None:
+    if record is None or record.principal != threads.principal:  # (whether it exists: not said)
         raise ApiError(
             404, "unknown_run", f"run {run_id!r} is not known here (it may have expired)"
         )
-    if record.thread_id != chat_id or record.principal != threads.principal:
+    if record.thread_id != chat_id:
         raise ApiError(400, "foreign_last_event_id", f"event {value!r} is not of chat {chat_id!r}")
     if seq > record.events:
         raise ApiError(400, "last_event_id_beyond_end", f"run {run_id!r} has no event {value!r}")
