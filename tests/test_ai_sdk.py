@@ -84,6 +84,33 @@ def state(server: Server, chat_id: str) -> Part:
     return httpx.get(f"{server.url}/threads/{chat_id}/state", timeout=10).json()["values"]
 
 
+class Answer:
+    """An answer POSTed and read on a thread of its own, part by part as it comes: a test
+    acts while it streams, then `finish()` waits for the rest."""
+
+    def __init__(self, server: Server, payload: Part, deltas: int = 5) -> None:
+        self.parts: list[tuple[str, Part | str]] = []
+        self.streaming = threading.Event()  # more than `deltas` text deltas have come
+        self._thread = threading.Thread(target=self._read, args=(server, payload, deltas))
+        self._thread.daemon = True
+        self._thread.start()
+        assert self.streaming.wait(30), "the answer did not stream"
+
+    def _read(self, server: Server, payload: Part, deltas: int) -> None:
+        with httpx.stream("POST", f"{server.url}/ai-sdk/chat", json=payload, timeout=60) as answer:
+            buffer = ""
+            for chunk in answer.iter_text():
+                buffer += chunk
+                *blocks, buffer = buffer.split("\n\n")
+                self.parts.extend(read("\n\n".join(blocks)))
+                if len(of_type(self.parts, "text-delta")) > deltas:
+                    self.streaming.set()
+
+    def finish(self) -> list[tuple[str, Part | str]]:
+        self._thread.join(60)
+        return self.parts
+
+
 def test_a_message_streams_one_assistant_message_with_ids(chat: Server) -> None:
     chat_id = uuid.uuid4().hex
     parts = post(chat, body(chat_id))
@@ -128,42 +155,20 @@ def test_a_rejoin_from_every_position_gives_exactly_the_rest(chat: Server) -> No
 def test_use_chats_resume_replays_the_answer_being_written_and_nothing_else(chat: Server) -> None:
     chat_id = uuid.uuid4().hex
     assert resume(chat, chat_id).status_code == 204  # an unknown chat
-    whole: list[tuple[str, Part | str]] = []
-    streaming = threading.Event()
-    slow = body(chat_id, tokens=80, token_delay=0.03)
-
-    def read_whole() -> None:
-        with httpx.stream("POST", f"{chat.url}/ai-sdk/chat", json=slow, timeout=60) as answer:
-            buffer = ""
-            for chunk in answer.iter_text():
-                buffer += chunk
-                *blocks, buffer = buffer.split("\n\n")
-                whole.extend(read("\n\n".join(blocks)))
-                if len(of_type(whole, "text-delta")) > 5:
-                    streaming.set()
-
-    reader = threading.Thread(target=read_whole, daemon=True)
-    reader.start()
-    assert streaming.wait(30)
+    answer = Answer(chat, body(chat_id, tokens=80, token_delay=0.03))
     # Mid-answer, from its start then live: the same parts the first reader gets.
     replayed = resume(chat, chat_id)
-    reader.join(60)
+    whole = answer.finish()
     assert replayed.status_code == 200
     assert replayed.headers["x-vercel-ai-ui-message-stream"] == "v1"
     assert read(replayed.text) == whole
     # Once it has finished, the chat is idle: nothing to resume.
     assert resume(chat, chat_id).status_code == 204
     # A rejoin mid-answer with an id gives only what follows it, live.
-    whole.clear()
-    streaming.clear()
-    slow["messages"] = [user("again")]
-    reader = threading.Thread(target=read_whole, daemon=True)
-    reader.start()
-    assert streaming.wait(30)
-    position = whole[3][0]
+    answer = Answer(chat, body(chat_id, user("again"), tokens=80, token_delay=0.03))
+    position = answer.parts[3][0]
     rest = resume(chat, chat_id, position)
-    reader.join(60)
-    assert read(rest.text) == whole[4:]
+    assert read(rest.text) == answer.finish()[4:]
 
 
 def approve_parts(parts: list[tuple[str, Part | str]]) -> list[Part]:
@@ -268,45 +273,17 @@ def test_a_failing_node_is_an_error_part_and_the_chat_goes_on(chat: Server) -> N
 
 
 def test_a_cancelled_run_ends_with_abort(chat: Server) -> None:
-    chat_id = uuid.uuid4().hex
-    collected: list[tuple[str, Part | str]] = []
-    started = threading.Event()
-
-    def read_all() -> None:
-        payload = body(chat_id, tokens=200, token_delay=0.05)
-        with httpx.stream("POST", f"{chat.url}/ai-sdk/chat", json=payload, timeout=60) as answer:
-            buffer = ""
-            for chunk in answer.iter_text():
-                buffer += chunk
-                *blocks, buffer = buffer.split("\n\n")
-                collected.extend(read("\n\n".join(blocks)))
-                if of_type(collected, "text-delta"):
-                    started.set()
-
-    reader = threading.Thread(target=read_all, daemon=True)
-    reader.start()
-    assert started.wait(30)
-    run_id = collected[0][1]["messageId"][4:]  # type: ignore[index]
+    answer = Answer(chat, body(uuid.uuid4().hex, tokens=200, token_delay=0.05), deltas=0)
+    run_id = answer.parts[0][1]["messageId"][4:]  # type: ignore[index]
     assert httpx.post(f"{chat.url}/runs/{run_id}/cancel", timeout=10).status_code == 202
-    reader.join(60)
-    assert kinds(collected)[-3:] == ["text-end", "abort", "[DONE]"]
+    assert kinds(answer.finish())[-3:] == ["text-end", "abort", "[DONE]"]
 
 
 def test_a_message_while_the_answer_streams_is_409(chat: Server) -> None:
     chat_id = uuid.uuid4().hex
-    started = threading.Event()
-
-    def read_all() -> None:
-        payload = body(chat_id, tokens=40, token_delay=0.03)
-        with httpx.stream("POST", f"{chat.url}/ai-sdk/chat", json=payload, timeout=60) as answer:
-            for _ in answer.iter_lines():
-                started.set()
-
-    reader = threading.Thread(target=read_all, daemon=True)
-    reader.start()
-    assert started.wait(30)
+    answer = Answer(chat, body(chat_id, tokens=40, token_delay=0.03), deltas=0)
     busy = httpx.post(f"{chat.url}/ai-sdk/chat", json=body(chat_id, user("more")), timeout=10)
-    reader.join(60)
+    answer.finish()
     assert busy.status_code == 409 and busy.json()["error"] == "thread_busy"
 
 
@@ -415,25 +392,9 @@ def test_use_chats_resume_of_a_continued_answer_replays_the_whole_message(
     # The thread's state keeps the pace for the answer's continuation (a resume takes no input).
     pace = {"tokens": 40, "token_delay": 0.03}
     asked = post(assistant, {**body(chat_id, question), "input": pace})
-    slow = body(chat_id, question, answered(asked, {"weather": True}))
-    whole: list[tuple[str, Part | str]] = []
-    streaming = threading.Event()
-
-    def read_whole() -> None:
-        with httpx.stream("POST", f"{assistant.url}/ai-sdk/chat", json=slow, timeout=60) as answer:
-            buffer = ""
-            for chunk in answer.iter_text():
-                buffer += chunk
-                *blocks, buffer = buffer.split("\n\n")
-                whole.extend(read("\n\n".join(blocks)))
-                if len(of_type(whole, "text-delta")) > 5:
-                    streaming.set()
-
-    reader = threading.Thread(target=read_whole, daemon=True)
-    reader.start()
-    assert streaming.wait(30)
+    answer = Answer(assistant, body(chat_id, question, answered(asked, {"weather": True})))
     replayed = resume(assistant, chat_id)
-    reader.join(60)
+    whole = answer.finish()
     # One message: the part that asked, then the part that answers; one start, one finish.
     assert read(replayed.text) == asked[:-2] + whole[1:]
     assert kinds(read(replayed.text)).count("start") == 1
@@ -509,26 +470,10 @@ def test_gateways_over_redis_resume_each_others_answers(
     shared = {"checkpointer": postgres_server.url, "store_url": redis_server.url}
     a, b = spawn(**shared), spawn(**shared)
     chat_id = uuid.uuid4().hex
-    whole: list[tuple[str, Part | str]] = []
-    streaming = threading.Event()
-
-    def read_whole() -> None:
-        payload = body(chat_id, tokens=60, token_delay=0.03)
-        with httpx.stream("POST", f"{a.url}/ai-sdk/chat", json=payload, timeout=60) as answer:
-            buffer = ""
-            for chunk in answer.iter_text():
-                buffer += chunk
-                *blocks, buffer = buffer.split("\n\n")
-                whole.extend(read("\n\n".join(blocks)))
-                if len(of_type(whole, "text-delta")) > 5:
-                    streaming.set()
-
-    reader = threading.Thread(target=read_whole, daemon=True)
-    reader.start()
-    assert streaming.wait(30)
-    position = whole[-1][0]
+    answer = Answer(a, body(chat_id, tokens=60, token_delay=0.03))
+    position = answer.parts[-1][0]
     replayed = resume(b, chat_id)  # useChat's resume, on the other process
-    reader.join(60)
+    whole = answer.finish()
     assert read(replayed.text) == whole
     rest = resume(b, chat_id, position)  # and an exact rejoin there, after the end
     assert read(rest.text) == whole[[i for i, _ in whole].index(position) + 1 :]

@@ -51,13 +51,7 @@ async def chat(
     last = body.messages[-1]
     run_id = uuid.uuid4().hex
     if last.role == "user":
-        spec = RunSpec(
-            input={**body.input, "messages": [human_message(last)]},
-            thread_id=body.id,
-            strategy=MultitaskStrategy.REJECT,
-            run_id=run_id,
-            meta=_meta(message_id=f"msg-{run_id}"),
-        )
+        spec = _new_turn(body, last, run_id)
     elif last.role == "assistant":
         spec = await _continuation(body.id, last, manager, threads, run_id)
     else:
@@ -112,6 +106,17 @@ async def _rejoin(
     if not left:
         return Response(status_code=204)
     return Response(left, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store", **HEADERS})
+
+
+def _new_turn(body: ChatRequest, last: UiMessage, run_id: str) -> RunSpec:
+    """The user's new message: the run's only input, the checkpoint holding the rest."""
+    return RunSpec(
+        input={**body.input, "messages": [human_message(last)]},
+        thread_id=body.id,
+        strategy=MultitaskStrategy.REJECT,
+        run_id=run_id,
+        meta=_meta(message_id=f"msg-{run_id}"),
+    )
 
 
 async def _continuation(
