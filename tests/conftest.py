@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
+JS = TESTS / "js"
 
 
 def free_port() -> int:
@@ -467,3 +469,26 @@ def browser() -> Iterator[Browser]:
         )
         yield browser
         browser.close()
+
+
+def node(package: str) -> str:
+    """Node.js, once the JS packages (`package` among them) are installed."""
+    path = shutil.which("node")
+    if path is None:
+        pytest.fail("node is not installed (the JS client tests need Node.js 20)")
+    if not (JS / "node_modules" / package).exists():
+        pytest.fail("the JS packages are not installed: run `make test` (it runs npm ci)")
+    return path
+
+
+def run_js(script: str, *args: str, package: str, timeout: float = 120) -> Any:
+    """Runs tests/js/<script> with Node: the JSON object it prints."""
+    done = subprocess.run(
+        [node(package), script, *args],
+        cwd=JS,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)

@@ -3,17 +3,14 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import TESTS, Server, start_server
+from conftest import Server, run_js, start_server
 
-JS = TESTS / "js"
+AG_UI = "@ag-ui/client"
 
 
 @pytest.fixture(scope="module")
@@ -24,20 +21,7 @@ def agui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def chat(server: Server) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not installed (the JS client tests need Node.js 20)")
-    if not (JS / "node_modules" / "@ag-ui" / "client").exists():
-        pytest.fail("the JS packages are not installed: run `make test` (it runs npm ci)")
-    done = subprocess.run(
-        [node, "agui_chat.mjs", f"{server.url}/ag-ui", uuid.uuid4().hex],
-        cwd=JS,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
+    return run_js("agui_chat.mjs", f"{server.url}/ag-ui", uuid.uuid4().hex, package=AG_UI)
 
 
 def test_http_agent_runs_a_chat_with_an_interrupt_and_an_error(agui: Server) -> None:
@@ -92,21 +76,10 @@ def test_a_join_mid_message_is_valid_ag_ui_and_adds_up_to_the_reply(agui: Server
     starter = threading.Thread(target=start, daemon=True)
     starter.start()
     assert streaming.wait(30), "the run streamed no text"
-    done = subprocess.run(
-        [
-            shutil.which("node") or "node",
-            "agui_join.mjs",
-            f"{agui.url}/ag-ui/threads/{thread_id}/runs/{run_id}/stream",
-        ],
-        cwd=JS,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # The client's verifier accepts it: a join is a valid AG-UI stream on its own.
+    path = f"/ag-ui/threads/{thread_id}/runs/{run_id}/stream"
+    events = run_js("agui_join.mjs", f"{agui.url}{path}", package=AG_UI)
     starter.join(60)
-    # The client's verifier accepted it: a join is a valid AG-UI stream on its own.
-    assert done.returncode == 0, done.stderr[-3000:]
-    events = json.loads(done.stdout)
     kinds = [e["type"] for e in events]
     assert kinds[:3] == ["RUN_STARTED", "STATE_SNAPSHOT", "MESSAGES_SNAPSHOT"]
     assert kinds[-1] == "RUN_FINISHED"
@@ -132,15 +105,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def test_http_agent_shows_the_tool_call_and_its_result_once(agent: Server) -> None:
-    done = subprocess.run(
-        [shutil.which("node") or "node", "agui_tools.mjs", f"{agent.url}/ag-ui", uuid.uuid4().hex],
-        cwd=JS,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    seen = json.loads(done.stdout)
+    seen = run_js("agui_tools.mjs", f"{agent.url}/ag-ui", uuid.uuid4().hex, package=AG_UI)
     kinds = [e["type"] for e in seen["events"]]
     assert {"TOOL_CALL_START", "TOOL_CALL_ARGS", "TOOL_CALL_END", "TOOL_CALL_RESULT"} <= set(kinds)
     (result,) = [e for e in seen["events"] if e["type"] == "TOOL_CALL_RESULT"]

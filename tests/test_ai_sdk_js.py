@@ -4,18 +4,13 @@ drives) runs a conversation with an approval and an error."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from conftest import TESTS, Server, start_server
-
-JS = TESTS / "js"
+from conftest import Server, run_js, start_server
 
 
 @pytest.fixture(scope="module")
@@ -26,20 +21,7 @@ def chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def run_client(server: Server, reader_chat: str, chat_id: str) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not installed (the JS client tests need Node.js 20)")
-    if not (JS / "node_modules" / "ai").exists():
-        pytest.fail("the JS packages are not installed: run `make test` (it runs npm ci)")
-    done = subprocess.run(
-        [node, "ai_sdk_chat.mjs", server.url, reader_chat, chat_id],
-        cwd=JS,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
+    return run_js("ai_sdk_chat.mjs", server.url, reader_chat, chat_id, package="ai")
 
 
 def visible(message: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -104,17 +86,9 @@ def test_the_sdk_reads_every_part_and_its_chat_runs_a_conversation(chat: Server)
 def test_the_sdk_reads_a_models_reasoning(tmp_path_factory: pytest.TempPathFactory) -> None:
     srv = start_server(tmp_path_factory.mktemp("ai-sdk-js-reasoner"), "ai_sdk_graphs:reasoner")
     try:
-        done = subprocess.run(
-            [shutil.which("node") or "node", "ai_sdk_read.mjs", f"{srv.url}/ai-sdk/chat", "r", "1"],
-            cwd=JS,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        seen = run_js("ai_sdk_read.mjs", f"{srv.url}/ai-sdk/chat", "r", "1", package="ai")
     finally:
         srv.stop()
-    assert done.returncode == 0, done.stderr[-3000:]
-    seen = json.loads(done.stdout)
     assert seen["errors"] == []
     parts = [
         (p["type"], p.get("text")) for p in seen["message"]["parts"] if p["type"] != "data-node"

@@ -5,8 +5,6 @@ both give a message the SDK accepts; only the gateway's parts carry ids, and onl
 
 from __future__ import annotations
 
-import json
-import shutil
 import subprocess
 import threading
 import time
@@ -16,18 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import TESTS, Server, free_port, start_server
-
-JS = TESTS / "js"
-
-
-def node() -> str:
-    found = shutil.which("node")
-    if found is None:
-        pytest.fail("node is not installed (the JS client tests need Node.js 20)")
-    if not (JS / "node_modules" / "ai").exists():
-        pytest.fail("the JS packages are not installed: run `make test` (it runs npm ci)")
-    return found
+from conftest import JS, Server, free_port, node, run_js, start_server
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +27,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def writer() -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen([node(), "ai_sdk_writer.mjs", str(port)], cwd=JS)
+    process = subprocess.Popen([node("ai"), "ai_sdk_writer.mjs", str(port)], cwd=JS)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -57,15 +44,7 @@ def writer() -> Iterator[str]:
 
 
 def read(api: str, tokens: int = 8) -> dict[str, Any]:
-    done = subprocess.run(
-        [node(), "ai_sdk_read.mjs", api, uuid.uuid4().hex, str(tokens)],
-        cwd=JS,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
+    return run_js("ai_sdk_read.mjs", api, uuid.uuid4().hex, str(tokens), package="ai")
 
 
 def test_both_give_a_message_the_sdk_accepts(gateway: str, writer: str) -> None:
