@@ -378,6 +378,9 @@ class Translator:
                 if isinstance(error, BaseException)
                 else {"type": "ToolError", "message": str(error)}
             )
+            # A ToolNode that handles tool errors answers the call with the error: say which.
+            if data.get("tool_call_id"):
+                fields["tool_call_id"] = data["tool_call_id"]
         else:
             output = data.get("output")
             fields["output"] = _tool_output(output)

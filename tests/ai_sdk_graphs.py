@@ -1,7 +1,8 @@
 """A graph whose model asks for a tool that a person must approve first, as an agent behind
 `useChat` would: the model streams, calls `weather`; `review` pauses at an interrupt naming
-that call; approved, a `ToolNode` runs it, denied, the call is answered with a refusal; then
-the model replies. Served by the AI SDK tests (`ai_sdk_graphs:assistant`).
+that call; approved, a `ToolNode` runs it (a failure is the call's answer), denied, the call
+is answered with a refusal; then the model replies. Served by the AI SDK tests
+(`ai_sdk_graphs:assistant`).
 
 Input: `{"messages": [...], "tokens": int, "token_delay": float}`.
 
@@ -54,6 +55,8 @@ def _question(state: State) -> str:
 @tool
 def weather(city: str) -> str:
     """The (offline) weather of a city."""
+    if city == "Atlantis":
+        raise ValueError(f"no weather in {city}")
     return f"sunny in {city}"
 
 
@@ -82,7 +85,7 @@ def build() -> StateGraph:
     builder = StateGraph(State)
     builder.add_node("think", think)
     builder.add_node("review", review, destinations=("tools", "reply"))
-    builder.add_node("tools", ToolNode([weather]))
+    builder.add_node("tools", ToolNode([weather], handle_tool_errors=True))
     builder.add_node("reply", reply)
     builder.add_edge(START, "think")
     builder.add_edge("think", "review")

@@ -616,3 +616,19 @@ def test_with_auth_on_the_dialect_asks_for_credentials_and_keeps_chats_apart(
     assert httpx.get(f"{url}/{chat_id}/stream", headers=bob, timeout=10).status_code == 204
     mine = httpx.get(f"{url}/{chat_id}/stream", headers={**alice, "Last-Event-ID": last_id})
     assert mine.status_code == 200
+
+
+def test_a_failing_tool_is_a_tool_output_error_on_its_call(assistant: Server) -> None:
+    chat_id = uuid.uuid4().hex
+    question = user("Atlantis")
+    asked = post(assistant, {**body(chat_id, question), "input": {}})
+    continued = post(assistant, body(chat_id, question, answered(asked, {"weather": True})))
+    (failed,) = of_type(continued, "tool-output-error")
+    assert failed == {
+        "type": "tool-output-error",
+        "toolCallId": "call-weather-1",
+        "errorText": "ValueError: no weather in Atlantis",
+    }
+    # The ToolNode answered the call with the error, and the graph went on.
+    assert continued[-2][1] == {"type": "finish", "finishReason": "stop"}
+    assert text(continued).startswith("On reply Atlantis:")

@@ -516,6 +516,12 @@ def test_tool_start() -> None:
             {"error": {"type": "ToolError", "message": "timed out"}},
             id="error-not-exception",
         ),
+        pytest.param(
+            "on_tool_error",
+            {"error": ValueError("no"), "tool_call_id": "call-1"},
+            {"error": {"type": "ValueError", "message": "no"}, "tool_call_id": "call-1"},
+            id="error-answering-a-call",
+        ),
     ],
 )
 def test_tool_end(kind: str, data: Raw, result: Raw) -> None:
