@@ -173,6 +173,8 @@ class Translator:
     output: Any = None
     interrupted: bool = False  # the graph reported a pause (see STREAM_MODE)
     open_nodes: dict[str, Span] = field(default_factory=dict)
+    # The model calls that have streamed a token: one that has not gets its text as one token.
+    _streaming: set[str] = field(default_factory=set)
 
     def translate(self, raw: dict[str, Any], now_ms: int) -> Emitted:
         emitted = self._translate(raw, now_ms)
@@ -339,6 +341,7 @@ class Translator:
         }
         if reasoning:
             fields["reasoning"] = reasoning
+        self._streaming.add(run_id)
         return [(EventName.TOKEN, _in_namespace(fields, _raw_namespace(raw)))]
 
     def _chat_model_end(self, raw: dict[str, Any], run_id: str, now_ms: int) -> Emitted:
@@ -357,7 +360,18 @@ class Translator:
                 {"id": call.get("id"), "name": call.get("name"), "args": call.get("args")}
                 for call in tool_calls
             ]
-        return [(EventName.LLM_END, _in_namespace(fields, _raw_namespace(raw)))]
+        ns = _raw_namespace(raw)
+        end = (EventName.LLM_END, _in_namespace(fields, ns))
+        if run_id in self._streaming:
+            self._streaming.discard(run_id)
+            return [end]
+        # A model that does not stream (no `_astream`) says its text only here: one token with
+        # all of it, so every reader shows the answer.
+        text = _text_of(message)
+        if not text:
+            return [end]
+        token = {"node": fields["node"], "span_id": run_id, "message_id": fields["message_id"]}
+        return [(EventName.TOKEN, _in_namespace({**token, "text": text}, ns)), end]
 
     def _tool_start(self, raw: dict[str, Any], run_id: str, now_ms: int) -> Emitted:
         fields = {

@@ -457,6 +457,15 @@ def llm_end(usage: UsageMetadata | None) -> Emitted:
     return [("llm.end", {"node": "write", "span_id": "llm-1", "message_id": "m1", "usage": usage})]
 
 
+def streamed(translator: Translator) -> Translator:
+    """The model call llm-1 has streamed a chunk."""
+    chunk = AIMessageChunk(content="a", id="m1")
+    translator.translate(
+        inner_event("on_chat_model_stream", "Model", "llm-1", data={"chunk": chunk}), 5
+    )
+    return translator
+
+
 @pytest.mark.parametrize(
     ("tags", "message", "expected"),
     [
@@ -473,7 +482,14 @@ def llm_end(usage: UsageMetadata | None) -> Emitted:
 def test_chat_model_end(tags: list[str], message: AIMessage, expected: Emitted) -> None:
     raw = inner_event("on_chat_model_end", "Model", "llm-1", tags=tags, data={"output": message})
 
-    assert started().translate(raw, 5) == expected
+    assert streamed(started()).translate(raw, 5) == expected
+
+
+def test_a_model_that_did_not_stream_gives_its_text_as_one_token() -> None:
+    message = AIMessage(content="the whole answer", id="m1")
+    raw = inner_event("on_chat_model_end", "Model", "llm-1", data={"output": message})
+    token = {"node": "write", "span_id": "llm-1", "message_id": "m1", "text": "the whole answer"}
+    assert started().translate(raw, 5) == [("token", token), *llm_end(None)]
 
 
 # tools
