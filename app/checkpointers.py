@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
@@ -101,7 +101,7 @@ async def open_checkpointing(graph: Pregel, settings: Settings) -> AsyncIterator
         yield Checkpointing(graph, None, "none (threads are disabled)")
         return
     async with _open_saver(url, scheme) as saver:
-        yield Checkpointing(graph.copy(update={"checkpointer": saver}), saver, _describe(url))
+        yield Checkpointing(graph.copy(update={"checkpointer": saver}), saver, describe_url(url))
 
 
 @contextlib.asynccontextmanager
@@ -121,21 +121,15 @@ async def _open_saver(url: str, scheme: str) -> AsyncIterator[BaseCheckpointSave
             await saver.setup()
             yield saver
     else:
-        import psycopg
         from psycopg.rows import dict_row
         from psycopg_pool import AsyncConnectionPool
 
         from app.durable_savers import ExplainedPostgresSaver
 
         try:
-            # One plain attempt first: the pool would retry (and log) for its whole timeout.
-            async with await psycopg.AsyncConnection.connect(url, connect_timeout=5):
-                pass
-        except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CheckpointerConfigError(
-                f"cannot reach PostgreSQL at {_describe(url)}: {reason}"
-            ) from exc
+            await reachable(url)
+        except ConnectionError as exc:
+            raise CheckpointerConfigError(str(exc)) from exc
         pool = AsyncConnectionPool(
             url,
             open=False,
@@ -144,7 +138,7 @@ async def _open_saver(url: str, scheme: str) -> AsyncIterator[BaseCheckpointSave
         await pool.open(wait=True, timeout=10)
         try:
             saver = ExplainedPostgresSaver(pool)  # type: ignore[arg-type]
-            await _set_up_one_process_at_a_time(saver, url)
+            await set_up_one_at_a_time(saver, url)
             yield saver
         finally:
             await pool.close()
@@ -155,11 +149,29 @@ POSTGRES_SETUP_LOCK = 0x6C67_7373_6563_6B70
 POSTGRES_SETUP_WAIT_SECONDS = 60
 
 
-async def _set_up_one_process_at_a_time(saver: BaseCheckpointSaver[Any], url: str) -> None:
-    """LangGraph's `setup()` reads the schema's version, then inserts a row per migration it
-    runs: processes starting together on an empty database insert the same versions, and all
-    but one die (UniqueViolation on checkpoint_migrations_pkey). Under a session advisory lock
-    they migrate one after the other, and those after the first find nothing left to do."""
+async def reachable(url: str) -> None:
+    """One plain connection attempt (a pool would retry, and log, for its whole timeout);
+    ConnectionError, in one line, when PostgreSQL cannot be reached."""
+    import psycopg
+
+    try:
+        async with await psycopg.AsyncConnection.connect(url, connect_timeout=5):
+            pass
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConnectionError(f"cannot reach PostgreSQL at {describe_url(url)}: {reason}") from exc
+
+
+class _SetUp(Protocol):
+    async def setup(self) -> None: ...
+
+
+async def set_up_one_at_a_time(saver: _SetUp, url: str) -> None:
+    """LangGraph's `setup()` (of its PostgreSQL checkpointer and store alike) reads the
+    schema's version, then inserts a row per migration it runs: processes starting together on
+    an empty database insert the same versions, and all but one die (UniqueViolation on the
+    migrations' primary key). Under a session advisory lock they migrate one after the other,
+    and those after the first find nothing left to do."""
     import psycopg
 
     async with await psycopg.AsyncConnection.connect(
@@ -172,8 +184,8 @@ async def _set_up_one_process_at_a_time(saver: BaseCheckpointSaver[Any], url: st
         while not await _try_lock(conn):
             if time.monotonic() > deadline:
                 raise CheckpointerConfigError(
-                    f"PostgreSQL at {_describe(url)}: another process has been setting up the "
-                    f"checkpointer's tables for {POSTGRES_SETUP_WAIT_SECONDS} s; try again"
+                    f"PostgreSQL at {describe_url(url)}: another process has been setting up "
+                    f"LangGraph's tables for {POSTGRES_SETUP_WAIT_SECONDS} s; try again"
                 )
             await asyncio.sleep(0.1)
         await saver.setup()  # PostgreSQL frees the lock when this session closes
@@ -185,7 +197,7 @@ async def _try_lock(conn: AsyncConnection[Any]) -> bool:
     return bool(row and row[0])
 
 
-def _describe(url: str) -> str:
+def describe_url(url: str) -> str:
     """The URL without its password, for logs and errors."""
     scheme, sep, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from app.auth import AuthConfigError, authenticator
 from app.checkpointers import CheckpointerConfigError, check_checkpointer, open_checkpointing
+from app.graph_store import GraphStoreConfigError, check_graph_store, open_graph_store
 from app.graphs import GraphLoadError, open_graph
 from app.logs import configure as configure_logging
 from app.main import create_app
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         StoreConfigError,
         StoreUnavailable,
         CheckpointerConfigError,
+        GraphStoreConfigError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -111,10 +113,11 @@ def main(argv: list[str] | None = None) -> int:
 async def _check_services(settings: Settings) -> None:
     graph, _ = await open_graph(settings.graph)
     check_checkpointer(settings)
+    check_graph_store(settings)
     store = open_store(settings)
     try:
         await store.ping()
     finally:
         await store.close()
-    async with open_checkpointing(graph, settings):
+    async with open_graph_store(graph, settings), open_checkpointing(graph, settings):
         pass

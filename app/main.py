@@ -18,6 +18,7 @@ from app.dialects import agui, ai_sdk
 from app.dialects.langgraph import create_langgraph_app
 from app.dialects.langgraph.app import PREFIX as LANGGRAPH_PREFIX
 from app.errors import HANDLERS
+from app.graph_store import open_graph_store
 from app.graphs import describe_graph, open_graph
 from app.logs import configure as configure_logging
 from app.loop_watch import settle_startup_objects, watch_loop
@@ -58,7 +59,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics = Metrics()
         graph, factory = await open_graph(resolved.graph)
         async with contextlib.AsyncExitStack() as stack:
-            checkpointing = await stack.enter_async_context(open_checkpointing(graph, resolved))
+            remembering = await stack.enter_async_context(open_graph_store(graph, resolved))
+            logger.info("graph store: %s", remembering.description)
+            checkpointing = await stack.enter_async_context(
+                open_checkpointing(remembering.graph, resolved)
+            )
             logger.info("checkpointer: %s", checkpointing.description)
             store = open_store(resolved)
             store.instrument(metrics.store_retries.inc, metrics.store_errors.inc)
@@ -76,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 state.threads = threads
                 state.access = access
                 state.metrics = metrics
+                state.graph_store = remembering.store
             app.state.graph_description = describe_graph(graph)
             langgraph.state.graph_id = graph.get_name()
             langgraph.state.started_at = iso_now()

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     checkpointer: str | None = Field(
         None, description="memory://, sqlite:///file.db, postgresql://… or none"
     )
+    graph_store: str | None = Field(
+        None, description="LangGraph's store (long-term memory): memory://, postgresql://… or none"
+    )
+    graph_store_sweep_minutes: float = Field(
+        5, gt=0, description="how often the PostgreSQL store deletes expired items"
+    )
     store_retry_seconds: float = Field(5, gt=0)
     cors_origins: str = Field("", description="comma-separated origins, or *")
     cors_headers: str = Field(

@@ -40,7 +40,7 @@ KEY = "key-fuzz-0123456789abcdef"
 AUTH = {"authorization": f"Bearer {KEY}"}
 EXAMPLES = 30
 # Streams never end by themselves; /wait and /join hold the request until a run ends.
-STREAMING = r"(/stream$|/stream/events$|/wait$|/join$|^/ag-ui$)"
+STREAMING = r"(/stream$|/stream/events$|/wait$|/join$|^/ag-ui$|^/ai-sdk/chat$)"
 
 
 @pytest.fixture(scope="module")

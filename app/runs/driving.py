@@ -173,10 +173,15 @@ class Driving:
         if self.factory is None:
             yield self.graph
             return
-        built = self.factory.built(config, for_run=True, store=self.graph.store, context=context)
+        store = self.graph.store
+        built = self.factory.built(config, for_run=True, store=store, context=context)
         async with built as graph:
-            saver = self.checkpointing.saver
-            yield graph if saver is None else graph.copy(update={"checkpointer": saver})
+            update: dict[str, Any] = {}
+            if self.checkpointing.saver is not None:
+                update["checkpointer"] = self.checkpointing.saver
+            if store is not None and graph.store is None:
+                update["store"] = store
+            yield graph.copy(update=update) if update else graph
 
     @staticmethod
     def _config(

@@ -10,10 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from app.api import store
 from app.auth import Unauthorized
 from app.dialects import LANGGRAPH_PREFIX
 from app.dialects.langgraph import meta, protocol
 from app.dialects.langgraph.routes import router
+from app.dialects.langgraph.schemas import Detail
 from app.errors import CHALLENGE, ApiError, JSONBody
 from app.runs import AtCapacity, Draining
 from app.store.base import StoreUnavailable
@@ -88,6 +90,8 @@ def create_langgraph_app() -> FastAPI:
         },
     )
     app.include_router(meta.router)
+    # LangGraph's store, as on the native API (the same routes and store).
+    app.include_router(store.store_router(Detail))
     app.include_router(router)
     app.include_router(protocol.router)
     app.include_router(protocol.ws_router)
