@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import PostgresServer, RedisServer, Server, Spawn, run_js, start_server
+from conftest import TESTS, PostgresServer, RedisServer, Server, Spawn, run_js, start_server
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
@@ -167,3 +167,24 @@ def test_the_js_sdk_uses_the_store(memory: Server) -> None:
     assert [i["key"] for i in seen["found"]["items"]] == ["b"]
     assert sorted(seen["listed"]["namespaces"]) == [space, [*space, "deep"]]
     assert seen["gone"] is None
+
+
+def test_the_same_sdk_script_gives_the_same_shapes_on_langgraph_dev(
+    memory: Server, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from test_langgraph_side_by_side import langgraph_dev
+
+    graphs = {"memory": f"{TESTS / 'store_graphs.py'}:memory"}
+    with langgraph_dev(tmp_path_factory.mktemp("store-langgraph-dev"), graphs) as url:
+        theirs = run_js("store.mjs", url, package="@langchain/langgraph-sdk")
+    ours = run_js("store.mjs", f"{memory.url}/langgraph", package="@langchain/langgraph-sdk")
+
+    def shape(value: Any) -> Any:
+        """The value with what differs by nature (times, the run's own names) left out."""
+        if isinstance(value, dict):
+            return {k: shape(v) for k, v in value.items() if not k.endswith(("_at", "At"))}
+        if isinstance(value, list):
+            return [shape(v) for v in value]
+        return "<space>" if isinstance(value, str) and value.startswith("user-") else value
+
+    assert shape(ours) == shape(theirs)
