@@ -188,6 +188,34 @@ async def test_the_other_stream_modes_come_as_langgraph_s_server_sends_them(
     assert {t["name"] for t in tasks} >= {"plan", "merge", "write"}
 
 
+async def test_what_is_not_done_here_is_refused_not_dropped(
+    sdk: LangGraphClient, server: Server
+) -> None:
+    thread_id = (await sdk.threads.create())["thread_id"]
+    refusals = [
+        ({"webhook": "http://127.0.0.1:9/hook"}, "webhooks are not supported here"),
+        ({"after_seconds": 30}, "after_seconds (a delayed run) is not supported here"),
+    ]
+    for options, reason in refusals:
+        with pytest.raises(UnprocessableEntityError) as refused:
+            await sdk.runs.create(thread_id, "demo", input=FAST, **options)  # type: ignore[arg-type]
+        assert reason in str(refused.value)
+    # (The SDK's streams send feedback_keys.)
+    feedback = {"assistant_id": "demo", "input": FAST, "feedback_keys": ["score"]}
+    async with httpx.AsyncClient(base_url=f"{server.url}/langgraph", timeout=10) as raw:
+        answer = await raw.post("/runs/wait", json=feedback)
+    assert answer.status_code == 422 and "LangSmith feedback" in answer.json()["detail"]
+    with pytest.raises(UnprocessableEntityError) as refused:
+        await sdk.threads.create(ttl=60)  # type: ignore[arg-type]
+    assert "ttl is not supported here" in str(refused.value)
+    # The older word for durability is honoured: no checkpoints until the run's end.
+    with pytest.warns(DeprecationWarning):  # (the SDK's own, for the older word)
+        run = await sdk.runs.create(thread_id, "demo", input=FAST, checkpoint_during=False)
+    await sdk.runs.join(thread_id, run["run_id"])
+    sources = [s["metadata"]["source"] for s in await sdk.threads.get_history(thread_id)]
+    assert "loop" in sources and sources.count("loop") == 1, sources
+
+
 async def test_errors_come_in_langgraph_s_shapes(sdk: LangGraphClient, server: Server) -> None:
     with pytest.raises(NotFoundError):
         await sdk.threads.get(str(uuid.uuid4()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.translate import LANGGRAPH_MODES
 
@@ -45,6 +45,39 @@ class RunCreate(Lenient):
     on_disconnect: Literal["cancel", "continue"] = "continue"
     on_completion: Literal["delete", "keep"] = "delete"
     durability: Literal["sync", "async", "exit"] | None = None
+    # Older clients' word for durability: checkpoints during the run ("async") or at its end.
+    checkpoint_during: bool | None = None
+    # In LangGraph's document, not (yet) done here: refused rather than dropped unseen.
+    webhook: Any = None
+    after_seconds: float | None = None
+    feedback_keys: list[str] | None = None
+
+    @field_validator("webhook")
+    @classmethod
+    def _no_webhook(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError("webhooks are not supported here: follow the run's stream instead")
+        return value
+
+    @field_validator("after_seconds")
+    @classmethod
+    def _no_delay(cls, value: float | None) -> float | None:
+        if value:
+            raise ValueError("after_seconds (a delayed run) is not supported here")
+        return value
+
+    @field_validator("feedback_keys")
+    @classmethod
+    def _no_feedback(cls, value: list[str] | None) -> list[str] | None:
+        if value:
+            raise ValueError("feedback_keys (LangSmith feedback) are not supported here")
+        return value
+
+    def checkpoint_durability(self) -> str | None:
+        """`durability`, or what the older `checkpoint_during` meant by it."""
+        if self.durability is not None or self.checkpoint_during is None:
+            return self.durability
+        return "async" if self.checkpoint_during else "exit"
 
     @field_validator("stream_mode")
     @classmethod
@@ -78,6 +111,16 @@ class ThreadCreate(Lenient):
     thread_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,100}$")
     metadata: dict[str, Any] = Field(default_factory=dict)
     if_exists: Literal["raise", "do_nothing"] = "raise"
+    # In LangGraph's document, not (yet) done here: refused rather than dropped unseen.
+    supersteps: Any = None
+    ttl: Any = None
+
+    @field_validator("supersteps", "ttl")
+    @classmethod
+    def _not_supported(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None:
+            raise ValueError(f"{info.field_name} is not supported here on thread creation")
+        return value
 
 
 class ThreadPatch(Lenient):

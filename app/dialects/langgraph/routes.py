@@ -311,7 +311,7 @@ def _spec(query: body.RunCreate, thread_id: str | None, graph_id: str) -> RunSpe
             ("context", query.context or {}),
             ("interrupt_before", query.interrupt_before),
             ("interrupt_after", query.interrupt_after),
-            ("durability", query.durability),
+            ("durability", query.checkpoint_durability()),
         )
         if value is not None
     }
