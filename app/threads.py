@@ -13,9 +13,11 @@ import re
 import uuid
 from typing import Any
 
+import orjson
 from langgraph.errors import InvalidUpdateError
 
 from app.errors import ApiError
+from app.payload import dumps
 from app.runs import PRINCIPAL_KEY, RunManager, RunSpec
 from app.store.base import (
     RunRecord,
@@ -97,18 +99,28 @@ class Threads:
         *,
         ids: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
         status: ThreadStatus | None = None,
     ) -> list[ThreadRecord]:
-        """Threads created on purpose, newest first, whose metadata holds `metadata`."""
+        """Threads created on purpose, newest first, whose metadata holds `metadata` and whose
+        latest state holds `values` (JSON containment, as LangGraph's server filters)."""
         self._require_checkpointer()
-        found = await self.store.list_threads(self.principal)
-        return [
+        found = [
             thread
-            for thread in found
+            for thread in await self.store.list_threads(self.principal)
             if (ids is None or thread.thread_id in ids)
             and (status is None or thread.status == status)
-            and all(thread.metadata.get(k) == v for k, v in (metadata or {}).items())
+            and contains(thread.metadata, metadata or {})
         ]
+        if not values:
+            return found
+        held = []
+        for thread in found:
+            snapshot = await self.manager.graph.aget_state(self._config(thread.thread_id))
+            state = orjson.loads(dumps(snapshot.values or {}))
+            if contains(state, values):
+                held.append(thread)
+        return held
 
     async def snapshot(
         self, thread_id: str, *, subgraphs: bool = False, checkpoint: dict[str, Any] | None = None
@@ -274,6 +286,20 @@ class Threads:
         given = {k: v for k, v in (checkpoint or {}).items() if k != "thread_id" and v}
         # The root namespace is "", which savers need spelled out beside a checkpoint_id.
         return {"configurable": {"checkpoint_ns": "", **given, "thread_id": thread_id}}
+
+
+def contains(document: Any, pattern: Any) -> bool:
+    """JSON containment, as PostgreSQL's `@>`: an object holds the keys it is given, each
+    holding its value; an array holds every element it is given; anything else is equal."""
+    if isinstance(pattern, dict):
+        return isinstance(document, dict) and all(
+            key in document and contains(document[key], value) for key, value in pattern.items()
+        )
+    if isinstance(pattern, list):
+        return isinstance(document, list) and all(
+            any(contains(element, wanted) for element in document) for wanted in pattern
+        )
+    return bool(document == pattern)
 
 
 def _check_resume(thread: ThreadRecord, spec: RunSpec) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from app.translate import LANGGRAPH_MODES
 
@@ -127,14 +134,60 @@ class ThreadPatch(Lenient):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class ThreadSearch(Lenient):
-    ids: list[str] | None = None
+ThreadField = Literal[
+    "thread_id",
+    "created_at",
+    "updated_at",
+    "state_updated_at",
+    "metadata",
+    "config",
+    "status",
+    "values",
+    "interrupts",
+]
+
+
+class ThreadFilter(Lenient):
+    """Threads whose metadata and latest state values hold these (JSON containment, as
+    LangGraph's `@>`), in that status."""
+
     metadata: dict[str, Any] | None = None
+    values: dict[str, Any] | None = None
     status: ThreadStatusName | None = None
+
+
+class ThreadSearch(ThreadFilter):
+    ids: list[str] | None = None
     limit: int = Field(10, ge=1, le=1000)
     offset: int = Field(0, ge=0)
-    sort_by: Literal["thread_id", "status", "created_at", "updated_at"] = "updated_at"
+    sort_by: Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"] = (
+        "updated_at"
+    )
     sort_order: Literal["asc", "desc"] = "desc"
+    select: list[ThreadField] | None = None
+    # In LangGraph's document, not (yet) done here: refused rather than dropped unseen.
+    extract: Any = None
+
+    @field_validator("extract")
+    @classmethod
+    def _no_extract(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError("extract is not supported here: select whole fields instead")
+        return value
+
+
+class RunsCancel(Lenient):
+    """The runs to cancel: those of `run_ids` (on `thread_id`), or every one in `status`."""
+
+    status: Literal["pending", "running", "all"] | None = None
+    thread_id: str | None = None
+    run_ids: list[str] | None = Field(None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> RunsCancel:
+        if (self.status is None) == (self.run_ids is None):
+            raise ValueError("give either run_ids (with their thread_id) or a status")
+        return self
 
 
 class AssistantSearch(Lenient):

@@ -22,7 +22,7 @@ from app.errors import ApiError, JSONBody
 from app.requests import JSONRoute
 from app.runs import RunManager, RunSpec
 from app.settings import DisconnectPolicy
-from app.store.base import MultitaskStrategy, RunRecord, ThreadStatus
+from app.store.base import MultitaskStrategy, RunRecord, ThreadRecord, ThreadStatus
 from app.threads import Threads
 
 
@@ -137,18 +137,37 @@ async def create_thread(threads: ThreadsDep, query: MaybeBody[body.ThreadCreate]
     return JSONBody(views.thread(record, None))
 
 
-@router.post("/threads/search", response_model=list[S.Thread], responses=S.errors(S.THREADS))
+async def _filtered(
+    threads: Threads, query: body.ThreadFilter, ids: list[str] | None = None
+) -> list[ThreadRecord]:
+    status = ThreadStatus(query.status) if query.status else None
+    return await threads.search(
+        ids=ids, metadata=query.metadata, values=query.values, status=status
+    )
+
+
+@router.post(
+    "/threads/search", response_model=list[S.SelectedThread], responses=S.errors(S.THREADS)
+)
 async def search_threads(threads: ThreadsDep, query: MaybeBody[body.ThreadSearch]) -> JSONBody:
     query = query or body.ThreadSearch()
-    status = ThreadStatus(query.status) if query.status else None
-    found = await threads.search(ids=query.ids, metadata=query.metadata, status=status)
-    found.sort(key=lambda t: getattr(t, query.sort_by), reverse=query.sort_order == "desc")
+    found = await _filtered(threads, query, query.ids)
+    # (The state's last change is the thread's: its record changes with each run.)
+    field = "updated_at" if query.sort_by == "state_updated_at" else query.sort_by
+    found.sort(key=lambda t: getattr(t, field), reverse=query.sort_order == "desc")
     page = found[query.offset : query.offset + query.limit]
     shown = [views.thread(t, await threads.snapshot(t.thread_id)) for t in page]
+    if query.select:
+        shown = [{k: v for k, v in thread.items() if k in query.select} for thread in shown]
     headers = {"X-Pagination-Total": str(len(found))}
     if query.offset + query.limit < len(found):
         headers["X-Pagination-Next"] = str(query.offset + query.limit)
     return JSONBody(shown, headers=headers)
+
+
+@router.post("/threads/count", response_model=int, responses=S.errors(S.THREADS))
+async def count_threads(threads: ThreadsDep, query: MaybeBody[body.ThreadFilter]) -> JSONBody:
+    return JSONBody(len(await _filtered(threads, query or body.ThreadFilter())))
 
 
 @router.get("/threads/{thread_id}", response_model=S.Thread, responses=S.errors(S.THREAD))
@@ -527,3 +546,36 @@ async def cancel_run(
     if _flag(request.query_params.get("wait")):
         return streams.wait_response(manager, threads, record, _heartbeat(request))
     return Response(status_code=202)
+
+
+@router.post("/runs/cancel", status_code=204, response_class=Response, responses=S.errors(S.RUN))
+async def cancel_runs(
+    request: Request,
+    manager: Manager,
+    threads: ThreadsDep,
+    caller: Caller,
+    query: body.RunsCancel,
+) -> Response:
+    """The runs named (all of them the caller's, on `thread_id` when given), or every run in
+    `status` on the caller's threads."""
+    if request.query_params.get("action", "interrupt") == "rollback":
+        raise ApiError(422, "unsupported", "action 'rollback' is not supported here")
+    if query.run_ids is not None:
+        records = []
+        for run_id in query.run_ids:
+            record = await manager.store.get_run(run_id)
+            mine = record is not None and record.principal == caller
+            if not mine or (query.thread_id and record.thread_id != query.thread_id):
+                raise ApiError(404, "run_not_found", f"no run {run_id!r} to cancel")
+            records.append(record)
+        run_ids = [r.run_id for r in records if not r.status.finished]
+    else:
+        run_ids = []
+        for thread in await threads.search():
+            if thread.active_run and query.status in ("running", "all"):
+                run_ids.append(thread.active_run)
+            if query.status in ("pending", "all"):
+                run_ids += thread.queued
+    for run_id in run_ids:
+        await manager.cancel(run_id)
+    return Response(status_code=204)

@@ -33,6 +33,18 @@ class Thread(Open):
     interrupts: dict[str, Any]
 
 
+class SelectedThread(Open):
+    """A thread as a search with `select` gives it: only the fields asked for."""
+
+    thread_id: str | None = None
+    status: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    metadata: dict[str, Any] | None = None
+    values: Any = None
+    interrupts: dict[str, Any] | None = None
+
+
 class Run(Open):
     run_id: str
     thread_id: str | None

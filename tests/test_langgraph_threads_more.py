@@ -1,0 +1,73 @@
+"""More of LangGraph's thread and run routes, through its Python SDK against a real uvicorn:
+counting threads, searching them by their state's values with only some fields, and
+cancelling many runs at once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from conftest import Server
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
+from langgraph_sdk.errors import NotFoundError, UnprocessableEntityError
+
+FAST = {"delay": 0.01, "tokens": 3, "token_delay": 0.002}
+SLOW = {"delay": 0.3, "tokens": 200, "token_delay": 0.05}
+
+
+@pytest.fixture
+async def sdk(server: Server) -> AsyncIterator[LangGraphClient]:
+    client = get_client(url=f"{server.url}/langgraph", timeout=30)
+    yield client
+    await client.aclose()
+
+
+async def test_threads_are_counted_and_found_by_their_values(sdk: LangGraphClient) -> None:
+    tag = uuid.uuid4().hex
+    ids = []
+    for topic in ("alpha", "beta", "beta"):
+        thread = await sdk.threads.create(metadata={"tag": tag, "topic": topic})
+        await sdk.runs.wait(thread["thread_id"], "demo", input={**FAST, "topic": f"{topic}-{tag}"})
+        ids.append(thread["thread_id"])
+    assert await sdk.threads.count(metadata={"tag": tag}) == 3
+    assert await sdk.threads.count(metadata={"tag": tag, "topic": "beta"}) == 2
+    # The state's values, as JSON containment: a field, and a message within a list.
+    assert await sdk.threads.count(values={"topic": f"alpha-{tag}"}) == 1
+    human = {"messages": [{"type": "human", "content": f"beta-{tag}"}]}
+    assert await sdk.threads.count(values=human) == 2
+    assert await sdk.threads.count(metadata={"tag": tag}, status="busy") == 0
+    found = await sdk.threads.search(
+        metadata={"tag": tag}, values=human, select=["thread_id", "status"], sort_by="created_at"
+    )
+    assert found == [
+        {"thread_id": ids[2], "status": "idle"},
+        {"thread_id": ids[1], "status": "idle"},
+    ]
+    newest = await sdk.threads.search(metadata={"tag": tag}, sort_by="state_updated_at", limit=1)
+    assert newest[0]["thread_id"] == ids[2]
+    with pytest.raises(UnprocessableEntityError) as refused:
+        await sdk.threads.search(extract={"t": "values.topic"})
+    assert "extract is not supported here" in str(refused.value)
+
+
+async def test_many_runs_are_cancelled_at_once(sdk: LangGraphClient) -> None:
+    thread_id = (await sdk.threads.create())["thread_id"]
+    first = await sdk.runs.create(thread_id, "demo", input=SLOW)
+    queued = await sdk.runs.create(thread_id, "demo", input=SLOW, multitask_strategy="enqueue")
+    await sdk.runs.cancel_many(thread_id=thread_id, run_ids=[first["run_id"], queued["run_id"]])
+    for run in (first, queued):
+        await asyncio.wait_for(sdk.runs.join(thread_id, run["run_id"]), 30)
+        assert (await sdk.runs.get(thread_id, run["run_id"]))["status"] == "interrupted"
+    # By status: the caller's running runs.
+    other = (await sdk.threads.create())["thread_id"]
+    running = await sdk.runs.create(other, "demo", input=SLOW)
+    await sdk.runs.cancel_many(status="running")
+    await asyncio.wait_for(sdk.runs.join(other, running["run_id"]), 30)
+    assert (await sdk.runs.get(other, running["run_id"]))["status"] == "interrupted"
+    with pytest.raises(NotFoundError):
+        await sdk.runs.cancel_many(thread_id=other, run_ids=[uuid.uuid4().hex])
+    with pytest.raises(UnprocessableEntityError):
+        await sdk.runs.cancel_many(thread_id=other)  # neither run ids nor a status
