@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import api
+from app.assistants import Assistants
 from app.auth import Access, authenticator
 from app.checkpointers import open_checkpointing
 from app.dialects import agui, ai_sdk
@@ -85,6 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.graph_description = describe_graph(graph)
             langgraph.state.graph_id = graph.get_name()
             langgraph.state.started_at = iso_now()
+            langgraph.state.assistants = Assistants(
+                store, [graph.get_name()], langgraph.state.started_at
+            )
             watch = asyncio.create_task(
                 watch_loop(metrics.loop_lag, metrics.gc_pauses), name="loop-watch"
             )

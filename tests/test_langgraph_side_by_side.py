@@ -252,8 +252,8 @@ def test_info_and_ok_answer_in_langgraph_s_shape(reference: str, gateway: str) -
     assert shape(ours) == shape(theirs)
     assert ours["version"] == version("langgraph-sse-gateway")
     assert ours["langgraph_py_version"] == theirs["langgraph_py_version"]
-    # One read-only assistant per graph, no crons, no LangSmith: every flag is off here.
-    assert not any(ours["flags"].values())
+    # Assistants can be made and versioned; no crons, no LangSmith.
+    assert ours["flags"] == {**dict.fromkeys(ours["flags"], False), "assistants": True}
     assert httpx.get(f"{gateway}/ok").json() == httpx.get(f"{reference}/ok").json()
 
 

@@ -315,4 +315,20 @@ class EventStore(Protocol):
         taken since); returns their ids, each to one caller, which deletes their checkpoints."""
         ...
 
+    # Records: JSON documents by kind and key (assistants), shared like everything here.
+
+    async def get_record(self, kind: str, key: str) -> dict[str, Any] | None: ...
+
+    async def list_records(self, kind: str) -> list[dict[str, Any]]: ...
+
+    async def put_record(
+        self, kind: str, key: str, value: dict[str, Any], *, revision: int | None
+    ) -> bool:
+        """Write `value` (whose `revision` field counts its writes): only when there is none
+        yet (`revision` None), or only over the one of that `revision`. False, and nothing
+        written, otherwise: another writer came first."""
+        ...
+
+    async def delete_record(self, kind: str, key: str) -> bool: ...
+
     async def close(self) -> None: ...

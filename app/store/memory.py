@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -73,6 +74,7 @@ class MemoryStore:
         self._threads: dict[str, ThreadRecord] = {}
         # A thread's runs in creation order; the records outlive the runs' own eviction.
         self._thread_runs: dict[str, dict[str, RunRecord]] = {}
+        self._records: dict[str, dict[str, dict[str, Any]]] = {}
 
     @property
     def process_id(self) -> str:
@@ -299,6 +301,28 @@ class MemoryStore:
             del self._threads[thread_id]
             del self._thread_runs[thread_id]
         return expired
+
+    async def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
+        found = self._records.get(kind, {}).get(key)
+        return copy.deepcopy(found)
+
+    async def list_records(self, kind: str) -> list[dict[str, Any]]:
+        return copy.deepcopy(list(self._records.get(kind, {}).values()))
+
+    async def put_record(
+        self, kind: str, key: str, value: dict[str, Any], *, revision: int | None
+    ) -> bool:
+        records = self._records.setdefault(kind, {})
+        current = records.get(key)
+        if (current is None) != (revision is None):
+            return False
+        if current is not None and current.get("revision") != revision:
+            return False
+        records[key] = copy.deepcopy(value)
+        return True
+
+    async def delete_record(self, kind: str, key: str) -> bool:
+        return self._records.get(kind, {}).pop(key, None) is not None
 
     def _evict(self, run_id: str) -> None:
         self._evictions.pop(run_id, None)

@@ -52,6 +52,7 @@ from app.store.base import (
 )
 from app.store.liveness import Heartbeat, Watch
 from app.store.redis_pubsub import Listener
+from app.store.redis_records import RedisRecords
 from app.store.redis_threads import RedisThreads
 
 logger = logging.getLogger(__name__)
@@ -230,7 +231,7 @@ class _Outbox:
     error: Exception | None = None
 
 
-class RedisStore(RedisThreads):
+class RedisStore(RedisThreads, RedisRecords):
     # Every process sees every run: one can continue what another began.
     shared = True
 
@@ -293,6 +294,7 @@ class RedisStore(RedisThreads):
         self._claim_handed = self.redis.register_script(_CLAIM_HANDED)
         self._take_script = self.redis.register_script(_TAKE)
         RedisThreads.__init__(self)
+        RedisRecords.__init__(self)
         self._followers: dict[str, _Follower] = {}
         self._listeners: dict[str, Listener] = {}  # by node ("" off a cluster)
         self._looking: set[str] = set()  # nodes whose channels are being looked for elsewhere

@@ -13,8 +13,8 @@ from starlette.responses import Response
 from app.api import store
 from app.auth import Unauthorized
 from app.dialects import LANGGRAPH_PREFIX
-from app.dialects.langgraph import meta, protocol
-from app.dialects.langgraph.routes import router
+from app.dialects.langgraph import assistants, meta, protocol
+from app.dialects.langgraph.routes import caller, router
 from app.dialects.langgraph.schemas import Detail
 from app.errors import CHALLENGE, ApiError, JSONBody
 from app.runs import AtCapacity, Draining
@@ -90,6 +90,7 @@ def create_langgraph_app() -> FastAPI:
         },
     )
     app.include_router(meta.router)
+    app.include_router(assistants.router_with(caller))
     # LangGraph's store, as on the native API (the same routes and store).
     app.include_router(store.store_router(Detail))
     app.include_router(router)

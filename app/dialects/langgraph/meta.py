@@ -56,13 +56,12 @@ def _version() -> str:
 
 @cache
 def info() -> Info:
-    # Every flag names a feature of LangGraph's platform this gateway does not have: one
-    # read-only assistant per graph, no crons, no LangSmith.
+    # Assistants can be made and versioned here; no crons, no LangSmith.
     return Info(
         version=_version(),
         langgraph_py_version=langgraph.version.__version__,
         flags=Flags(
-            assistants=False,
+            assistants=True,
             crons=False,
             langsmith=False,
             langsmith_tracing_replicas=False,

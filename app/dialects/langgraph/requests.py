@@ -190,12 +190,62 @@ class RunsCancel(Lenient):
         return self
 
 
-class AssistantSearch(Lenient):
+AssistantField = Literal[
+    "assistant_id",
+    "graph_id",
+    "name",
+    "description",
+    "config",
+    "context",
+    "created_at",
+    "updated_at",
+    "metadata",
+    "version",
+]
+
+
+class AssistantFilter(Lenient):
     graph_id: str | None = None
     name: str | None = None
     metadata: dict[str, Any] | None = None
+
+
+class AssistantSearch(AssistantFilter):
     limit: int = Field(10, ge=1, le=1000)
     offset: int = Field(0, ge=0)
+    sort_by: Literal["assistant_id", "graph_id", "name", "created_at", "updated_at"] | None = None
+    sort_order: Literal["asc", "desc"] | None = None
+    select: list[AssistantField] | None = None
+
+
+class AssistantCreate(Lenient):
+    graph_id: str
+    assistant_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,100}$")
+    config: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    if_exists: Literal["raise", "do_nothing"] = "raise"
+    name: str | None = Field(None, max_length=1000)
+    description: str | None = Field(None, max_length=10_000)
+
+
+class AssistantPatch(Lenient):
+    graph_id: str | None = None
+    config: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    name: str | None = Field(None, max_length=1000)
+    description: str | None = Field(None, max_length=10_000)
+
+
+class AssistantVersions(Lenient):
+    metadata: dict[str, Any] | None = None
+    limit: int = Field(10, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class AssistantLatest(Lenient):
+    version: int = Field(ge=1)
 
 
 class StateUpdate(Lenient):

@@ -13,11 +13,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.requests import HTTPConnection
 
+from app.assistants import merged
 from app.auth import Access
 from app.dialects.langgraph import requests as body
 from app.dialects.langgraph import schemas as S
 from app.dialects.langgraph import streams, views
-from app.dialects.langgraph.assistant_schemas import assistant_schemas
+from app.dialects.langgraph.assistants import assistants_of
 from app.errors import ApiError, JSONBody
 from app.requests import JSONRoute
 from app.runs import RunManager, RunSpec
@@ -32,6 +33,7 @@ async def _caller(request: HTTPConnection) -> str | None:
     return await access.caller(request)
 
 
+caller = _caller  # (the assistant routes check credentials the same way)
 Caller = Annotated[str | None, Depends(_caller)]
 router = APIRouter(dependencies=[Depends(_caller)], route_class=JSONRoute)
 ThreadPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
@@ -56,74 +58,8 @@ def _graph_id(request: HTTPConnection) -> str:
     return request.app.state.graph_id  # type: ignore[no-any-return]
 
 
-def _assistant(request: HTTPConnection, assistant_id: str) -> str:
-    """The graph an assistant id names: its graph id, or its uuid5, as LangGraph has both."""
-    graph_id = _graph_id(request)
-    if assistant_id not in (graph_id, views.assistant_id(graph_id)):
-        raise ApiError(
-            404,
-            "assistant_not_found",
-            f"no assistant {assistant_id!r}: this gateway serves graph {graph_id!r} "
-            f"(assistant_id {graph_id!r} or {views.assistant_id(graph_id)!r})",
-        )
-    return graph_id
-
-
 def _flag(value: str | None) -> bool:
     return (value or "").lower() in ("true", "yes", "1")
-
-
-# assistants: one per served graph
-
-
-@router.post("/assistants/search", response_model=list[S.Assistant], responses=S.errors((401, 422)))
-async def search_assistants(request: Request, query: MaybeBody[body.AssistantSearch]) -> JSONBody:
-    query = query or body.AssistantSearch()
-    graph_id = _graph_id(request)
-    found = [views.assistant(graph_id, request.app.state.started_at)]
-    found = [
-        a
-        for a in found
-        if (query.graph_id in (None, a["graph_id"]))
-        and (query.name is None or query.name.lower() in a["name"].lower())
-        and all(a["metadata"].get(k) == v for k, v in (query.metadata or {}).items())
-    ]
-    return JSONBody(found[query.offset : query.offset + query.limit])
-
-
-@router.get(
-    "/assistants/{assistant_id}", response_model=S.Assistant, responses=S.errors(S.ASSISTANT)
-)
-async def get_assistant(request: Request, assistant_id: str) -> JSONBody:
-    graph_id = _assistant(request, assistant_id)
-    return JSONBody(views.assistant(graph_id, request.app.state.started_at))
-
-
-@router.get(
-    "/assistants/{assistant_id}/graph",
-    response_model=dict[str, Any],
-    responses=S.errors(S.ASSISTANT),
-)
-async def get_assistant_graph(
-    request: Request, manager: Manager, assistant_id: str, xray: str = "false"
-) -> JSONBody:
-    _assistant(request, assistant_id)
-    depth: bool | int = int(xray) if xray.isdigit() else _flag(xray)
-    drawn = manager.graph.get_graph(xray=depth).to_json()
-    for node in drawn["nodes"]:
-        if isinstance(node.get("data"), dict):
-            node["data"].pop("id", None)
-    return JSONBody(drawn)
-
-
-@router.get(
-    "/assistants/{assistant_id}/schemas",
-    response_model=dict[str, Any],
-    responses=S.errors(S.ASSISTANT),
-)
-async def get_assistant_schemas(request: Request, manager: Manager, assistant_id: str) -> JSONBody:
-    graph_id = _assistant(request, assistant_id)
-    return JSONBody({"graph_id": graph_id, **assistant_schemas(manager.graph)})
 
 
 # threads
@@ -287,9 +223,10 @@ async def start_run(
 ) -> RunRecord:
     """A run as LangGraph's server starts one. Without `record_modes` its stream modes are
     not recorded: a thread's event stream reads the gateway's own events."""
-    graph_id = _assistant(request, query.assistant_id)
+    assistant = await assistants_of(request).get(query.assistant_id)
+    graph_id = assistant["graph_id"]
     threads: Threads = request.app.state.threads.scoped(await _caller(request))
-    spec = _spec(query, thread_id, graph_id)
+    spec = _spec(query, thread_id, assistant)
     if not record_modes:
         spec = dataclasses.replace(spec, recorded=frozenset())
     record = await threads.start_run(spec, create_thread=query.if_not_exists == "create")
@@ -297,20 +234,20 @@ async def start_run(
         # LangGraph's server marks a thread with the graph its first run used.
         thread = await threads.get(thread_id)
         if "graph_id" not in thread.metadata:
-            ids = {"graph_id": graph_id, "assistant_id": views.assistant_id(graph_id)}
+            ids = {"graph_id": graph_id, "assistant_id": assistant["assistant_id"]}
             await threads.update(thread_id, ids)
     return record
 
 
-def _spec(query: body.RunCreate, thread_id: str | None, graph_id: str) -> RunSpec:
-    assistant_id = views.assistant_id(graph_id)
+def _spec(query: body.RunCreate, thread_id: str | None, assistant: dict[str, Any]) -> RunSpec:
+    assistant_id, graph_id = assistant["assistant_id"], assistant["graph_id"]
+    # The run's config and context over its assistant's.
+    run_config, run_context = merged(assistant, query.config, query.context)
     modes = query.modes()
     command = (
         query.command.model_dump(include=query.command.model_fields_set) if query.command else None
     )
-    configurable = {
-        k: v for k, v in query.config.get("configurable", {}).items() if k != "thread_id"
-    }
+    configurable = {k: v for k, v in run_config.get("configurable", {}).items() if k != "thread_id"}
     configurable.update(graph_id=graph_id, assistant_id=assistant_id)
     checkpoint = query.checkpoint or {}
     if query.checkpoint_id:
@@ -318,16 +255,16 @@ def _spec(query: body.RunCreate, thread_id: str | None, graph_id: str) -> RunSpe
     configurable.update({k: v for k, v in checkpoint.items() if k != "thread_id" and v})
     metadata = {**query.metadata, "graph_id": graph_id, "assistant_id": assistant_id}
     config = {
-        **query.config,
+        **run_config,
         "configurable": configurable,
-        "metadata": {**query.config.get("metadata", {}), **metadata, "run_attempt": 1},
+        "metadata": {**run_config.get("metadata", {}), **metadata, "run_attempt": 1},
     }
     options: dict[str, Any] = {
         key: value
         for key, value in (
             # LangGraph's server passes {} for no context, which LangGraph fills with the
             # context schema's defaults (graphs read `runtime.context.field` unguarded).
-            ("context", query.context or {}),
+            ("context", run_context or {}),
             ("interrupt_before", query.interrupt_before),
             ("interrupt_after", query.interrupt_after),
             ("durability", query.checkpoint_durability()),
@@ -339,8 +276,8 @@ def _spec(query: body.RunCreate, thread_id: str | None, graph_id: str) -> RunSpe
     kwargs = {
         "input": query.input,
         "command": command,
-        "config": query.config,
-        "context": query.context or {},
+        "config": run_config,
+        "context": run_context or {},
         "stream_mode": modes,
         "interrupt_before": query.interrupt_before,
         "interrupt_after": query.interrupt_after,

@@ -23,6 +23,15 @@ class Assistant(Open):
     metadata: dict[str, Any]
 
 
+class SelectedAssistant(Open):
+    """An assistant as a search with `select` gives it: only the fields asked for."""
+
+    assistant_id: str | None = None
+    graph_id: str | None = None
+    name: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
 class Thread(Open):
     thread_id: str
     status: str

@@ -1,15 +1,11 @@
-"""Runs, threads, states and assistants in the shapes LangGraph's server gives them."""
+"""Runs, threads and states in the shapes LangGraph's server gives them."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from app.events import RunStatus
 from app.store.base import RunRecord, ThreadRecord
-
-# LangGraph's server names a graph's assistant uuid5(this, graph_id); clients may use either.
-ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 
 # Where the vocabularies differ: LangGraph's run that paused at interrupt() is a success (its
 # thread is what is interrupted), and a cancelled run is "interrupted".
@@ -21,25 +17,6 @@ RUN_STATUS = {
     RunStatus.CANCELLED: "interrupted",
     RunStatus.ERROR: "error",
 }
-
-
-def assistant_id(graph_id: str) -> str:
-    return str(uuid.uuid5(ASSISTANT_NAMESPACE, graph_id))
-
-
-def assistant(graph_id: str, created_at: str) -> dict[str, Any]:
-    return {
-        "assistant_id": assistant_id(graph_id),
-        "graph_id": graph_id,
-        "config": {},
-        "context": {},
-        "metadata": {"created_by": "system"},
-        "name": graph_id,
-        "created_at": created_at,
-        "updated_at": created_at,
-        "version": 1,
-        "description": None,
-    }
 
 
 def run(record: RunRecord) -> dict[str, Any]:
