@@ -71,3 +71,17 @@ async def test_many_runs_are_cancelled_at_once(sdk: LangGraphClient) -> None:
         await sdk.runs.cancel_many(thread_id=other, run_ids=[uuid.uuid4().hex])
     with pytest.raises(UnprocessableEntityError):
         await sdk.runs.cancel_many(thread_id=other)  # neither run ids nor a status
+
+
+async def test_a_batch_of_runs_starts_each_of_them(sdk: LangGraphClient) -> None:
+    runs = await sdk.runs.create_batch(
+        [
+            {"assistant_id": "demo", "input": {**FAST, "topic": "one"}},
+            {"assistant_id": "demo", "input": {**FAST, "topic": "two"}},
+        ]
+    )
+    assert len(runs) == 2 and len({r["run_id"] for r in runs}) == 2
+    for run in runs:
+        assert run["assistant_id"] and run["status"] in ("pending", "running", "success")
+    with pytest.raises(NotFoundError):
+        await sdk.runs.create_batch([{"assistant_id": "no-such-assistant", "input": {}}])

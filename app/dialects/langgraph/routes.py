@@ -333,6 +333,18 @@ async def create_run(request: Request, query: body.RunCreate) -> JSONBody:
     return _created(await start_run(request, query, None))
 
 
+@router.post("/runs/batch", response_model=list[S.Run], responses=S.errors(S.RUNS))
+async def create_runs(
+    request: Request, queries: Annotated[list[body.RunCreate], Body(max_length=100)]
+) -> JSONBody:
+    """Several stateless runs, started in order once every assistant they name is known (a
+    run refused on the way, at capacity say, stops the batch there)."""
+    for query in queries:
+        await assistants_of(request).get(query.assistant_id)
+    records = [await start_run(request, query, None) for query in queries]
+    return JSONBody([views.run(record) for record in records])
+
+
 def _created(record: RunRecord) -> JSONBody:
     return JSONBody(views.run(record), headers={"Content-Location": streams.run_path(record)})
 

@@ -1,0 +1,95 @@
+"""How much of LangGraph's server API the gateway answers under /langgraph: LangGraph's own
+OpenAPI document (shipped with `langgraph-api`, a test dependency) against the gateway's.
+
+`python -m tools.langgraph_coverage` prints the counts and a table of what is absent, with
+why; `--check README.md` fails when the README's counts are not the ones it finds. Operations
+are compared by method and path, whatever their parameters are called.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+# What is absent, and why (kept beside the code, so the table says it).
+ABSENT_BECAUSE = {
+    "/a2a/": "the A2A protocol: not done",
+    "/docs": "LangGraph's API reference page: the gateway serves /langgraph/openapi.json",
+    "/mcp/": "MCP: not done",
+    "/metrics": "the gateway's metrics are at /metrics (Prometheus), outside /langgraph",
+    "/runs/crons": "crons: not done",
+    "/threads/prune": "not done",
+    "/threads/{}/copy": "not done",
+    "/threads/{}/runs/crons": "crons: not done",
+    "/threads/{}/runs/{}": "deleting a run: not done (a run expires with GATEWAY_RUN_TTL_SECONDS)",
+    "/threads/{}/storage": "not done",
+    "/threads/{}/stream": "the thread's join stream: not done",
+}
+COUNTS = "LangGraph's API document has {theirs} operations; the gateway answers {covered} of them"
+
+Operation = tuple[str, str]
+
+
+def langgraph_document() -> dict[str, Any]:
+    """LangGraph's server's own document, installed with it (where its validation reads it)."""
+    import langgraph_api
+
+    path = Path(langgraph_api.__file__).resolve().parent.parent / "openapi.json"
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+def gateway_document() -> dict[str, Any]:
+    from app.dialects.langgraph import create_langgraph_app
+
+    return create_langgraph_app().openapi()
+
+
+def operations(document: dict[str, Any]) -> set[Operation]:
+    methods = ("get", "post", "put", "patch", "delete")
+    return {
+        (method.upper(), re.sub(r"\{[^}]+\}", "{}", path))
+        for path, item in document.get("paths", {}).items()
+        for method in item
+        if method in methods
+    }
+
+
+def why(path: str) -> str:
+    best = max((p for p in ABSENT_BECAUSE if path.startswith(p)), key=len, default=None)
+    return ABSENT_BECAUSE[best] if best else "not done"
+
+
+def report() -> tuple[str, str]:
+    theirs = operations(langgraph_document())
+    ours = operations(gateway_document())
+    covered = theirs & ours
+    counts = COUNTS.format(theirs=len(theirs), covered=len(covered))
+    rows = ["| operation | why it is absent |", "|---|---|"]
+    rows += [
+        f"| `{method} {path}` | {why(path)} |"
+        for method, path in sorted(theirs - ours, key=lambda op: (op[1], op[0]))
+    ]
+    return counts, "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.langgraph_coverage")
+    parser.add_argument("--check", metavar="README", help="fail unless it states these counts")
+    args = parser.parse_args(argv)
+    counts, table = report()
+    if args.check:
+        text = Path(args.check).read_text()
+        if counts not in text or table not in text:
+            print(f"{args.check} is out of date; it should say:\n\n{counts}.\n\n{table}")
+            return 1
+        return 0
+    print(f"{counts}.\n\n{table}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
