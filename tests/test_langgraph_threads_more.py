@@ -12,7 +12,7 @@ import pytest
 from conftest import Server
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
-from langgraph_sdk.errors import NotFoundError, UnprocessableEntityError
+from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 
 FAST = {"delay": 0.01, "tokens": 3, "token_delay": 0.002}
 SLOW = {"delay": 0.3, "tokens": 200, "token_delay": 0.05}
@@ -85,3 +85,17 @@ async def test_a_batch_of_runs_starts_each_of_them(sdk: LangGraphClient) -> None
         assert run["assistant_id"] and run["status"] in ("pending", "running", "success")
     with pytest.raises(NotFoundError):
         await sdk.runs.create_batch([{"assistant_id": "no-such-assistant", "input": {}}])
+
+
+async def test_a_finished_run_is_deleted_and_an_active_one_is_not(sdk: LangGraphClient) -> None:
+    thread_id = (await sdk.threads.create())["thread_id"]
+    done = await sdk.runs.create(thread_id, "demo", input=FAST)
+    await asyncio.wait_for(sdk.runs.join(thread_id, done["run_id"]), 30)
+    running = await sdk.runs.create(thread_id, "demo", input=SLOW)
+    with pytest.raises(ConflictError):  # cancel it first
+        await sdk.runs.delete(thread_id, running["run_id"])
+    await sdk.runs.delete(thread_id, done["run_id"])
+    with pytest.raises(NotFoundError):
+        await sdk.runs.get(thread_id, done["run_id"])
+    assert [r["run_id"] for r in await sdk.runs.list(thread_id)] == [running["run_id"]]
+    await sdk.runs.cancel(thread_id, running["run_id"], wait=True)

@@ -25,7 +25,6 @@ ABSENT_BECAUSE = {
     "/threads/prune": "not done",
     "/threads/{}/copy": "not done",
     "/threads/{}/runs/crons": "crons: not done",
-    "/threads/{}/runs/{}": "deleting a run: not done (a run expires with GATEWAY_RUN_TTL_SECONDS)",
     "/threads/{}/storage": "not done",
     "/threads/{}/stream": "the thread's join stream: not done",
 }

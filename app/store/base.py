@@ -253,6 +253,9 @@ class EventStore(Protocol):
     async def discard_run(self, run_id: str) -> None:
         """Forget a run that never began (its thread refused it)."""
 
+    async def delete_run(self, record: RunRecord) -> None:
+        """Forget a finished run: its record, its log, its place among its thread's runs."""
+
     async def create_thread(self, record: ThreadRecord) -> bool:
         """False when a thread with that id exists."""
         ...

@@ -188,6 +188,11 @@ class MemoryStore:
         self._runs.pop(run_id, None)
         self._logs.pop(run_id, None)
 
+    async def delete_run(self, record: RunRecord) -> None:
+        if record.thread_id is not None:
+            self._thread_runs.get(record.thread_id, {}).pop(record.run_id, None)
+        self._evict(record.run_id)
+
     async def create_thread(self, record: ThreadRecord) -> bool:
         if record.thread_id in self._threads:
             return False

@@ -547,6 +547,12 @@ class RedisStore(RedisThreads, RedisRecords):
         await self._listen(self.control_channel(run_id))
         return await self.get_run(run_id)
 
+    async def delete_run(self, record: RunRecord) -> None:
+        run_id = record.run_id
+        await self.retrying(lambda: self.redis.delete(self.meta_key(run_id), self.log_key(run_id)))
+        if record.thread_id is not None:
+            await self.forget_thread_run(record.thread_id, run_id)
+
     async def discard_run(self, run_id: str) -> None:
         self._owned.discard(run_id)
         await self._unlisten(self.control_channel(run_id))

@@ -286,6 +286,17 @@ class RedisThreads:
         args = [str(status), _json(interrupts), updated_at]
         return bool(await self.retrying(lambda: self._reset(keys=keys, args=args)))
 
+    async def forget_thread_run(self, thread_id: str, run_id: str) -> None:
+        _, _, runs_key, summaries_key = _keys(thread_id)
+
+        async def forget() -> None:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.lrem(runs_key, 0, run_id)
+                pipe.hdel(summaries_key, run_id)
+                await pipe.execute()
+
+        await self.retrying(forget)
+
     async def thread_runs(self, thread_id: str) -> list[dict[str, Any]]:
         _, _, runs_key, summaries_key = _keys(thread_id)
 

@@ -403,6 +403,22 @@ async def _thread_run(
     return record
 
 
+@router.delete(
+    "/threads/{thread_id}/runs/{run_id}",
+    status_code=204,
+    response_class=Response,
+    responses=S.errors((*S.RUN, 409)),
+)
+async def delete_run(
+    thread_id: ThreadPath, run_id: str, manager: Manager, caller: Caller
+) -> Response:
+    record = await _thread_run(manager, thread_id, run_id, caller)
+    if not record.status.finished:
+        raise ApiError(409, "run_active", f"run {run_id!r} is {record.status}: cancel it first")
+    await manager.store.delete_run(record)
+    return Response(status_code=204)
+
+
 @router.get("/threads/{thread_id}/runs/{run_id}", response_model=S.Run, responses=S.errors(S.RUN))
 async def get_run(thread_id: ThreadPath, run_id: str, manager: Manager, caller: Caller) -> JSONBody:
     return JSONBody(views.run(await _thread_run(manager, thread_id, run_id, caller)))
