@@ -87,6 +87,37 @@ class Threads:
             return await self.get(record.thread_id)
         raise ApiError(409, "thread_exists", f"thread {record.thread_id!r} exists already")
 
+    async def copy(self, thread_id: str, new_id: str | None = None) -> ThreadRecord:
+        """A new thread with the same metadata and every checkpoint (and pending write) of
+        this one, oldest first, so its history and state are the same: a fork of it all."""
+        source = await self.get(thread_id)
+        saver = self.manager.checkpointing.saver
+        assert saver is not None  # (get() needs a checkpointer)
+        copy = await self.create(new_id, dict(source.metadata))
+        found = [t async for t in saver.alist({"configurable": {"thread_id": thread_id}})]
+        for checkpoint in reversed(found):
+            namespace = checkpoint.config["configurable"].get("checkpoint_ns", "")
+            parent = (checkpoint.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+            target = {"thread_id": copy.thread_id, "checkpoint_ns": namespace}
+            written = await saver.aput(
+                {"configurable": {**target, "checkpoint_id": parent}},
+                checkpoint.checkpoint,
+                checkpoint.metadata,
+                checkpoint.checkpoint.get("channel_versions", {}),
+            )
+            by_task: dict[str, list[tuple[str, Any]]] = {}
+            for task_id, channel, value in checkpoint.pending_writes or ():
+                by_task.setdefault(task_id, []).append((channel, value))
+            for task_id, writes in by_task.items():
+                await saver.aput_writes(written, writes, task_id)
+        snapshot = await self.manager.graph.aget_state(self._config(copy.thread_id), subgraphs=True)
+        pending = pending_interrupts(snapshot)
+        if pending:
+            await self.store.reset_thread(
+                copy.thread_id, ThreadStatus.INTERRUPTED, interrupt_list(pending), iso_now()
+            )
+        return await self.get(copy.thread_id)
+
     async def update(self, thread_id: str, metadata: dict[str, Any]) -> ThreadRecord:
         await self.get(thread_id)
         record = await self.store.update_thread(thread_id, metadata, iso_now())

@@ -99,3 +99,31 @@ async def test_a_finished_run_is_deleted_and_an_active_one_is_not(sdk: LangGraph
         await sdk.runs.get(thread_id, done["run_id"])
     assert [r["run_id"] for r in await sdk.runs.list(thread_id)] == [running["run_id"]]
     await sdk.runs.cancel(thread_id, running["run_id"], wait=True)
+
+
+async def test_a_copied_thread_has_the_same_history_and_goes_on_by_itself(
+    sdk: LangGraphClient,
+) -> None:
+    source = (await sdk.threads.create(metadata={"kind": "original"}))["thread_id"]
+    await sdk.runs.wait(source, "demo", input={**FAST, "topic": "first"})
+    copy = await sdk.threads.copy(source)
+    assert copy["thread_id"] != source
+    assert copy["metadata"] == (await sdk.threads.get(source))["metadata"]
+    ours = await sdk.threads.get_history(copy["thread_id"], limit=100)
+    theirs = await sdk.threads.get_history(source, limit=100)
+    assert [s["values"] for s in ours] == [s["values"] for s in theirs]
+    assert [s["checkpoint"]["checkpoint_id"] for s in ours] == [
+        s["checkpoint"]["checkpoint_id"] for s in theirs
+    ]
+    # The copy goes on from the state it was given, and the original does not see it.
+    await sdk.runs.wait(copy["thread_id"], "demo", input={**FAST, "topic": "second"})
+    copied = (await sdk.threads.get_state(copy["thread_id"]))["values"]["messages"]
+    original = (await sdk.threads.get_state(source))["values"]["messages"]
+    assert [m["content"][:6] for m in copied if m["type"] == "human"] == ["first", "second"]
+    assert [m["content"][:6] for m in original if m["type"] == "human"] == ["first"]
+    # A thread waiting at an interrupt is copied waiting.
+    paused = (await sdk.threads.create())["thread_id"]
+    await sdk.runs.wait(paused, "demo", input={**FAST, "approve": True})
+    assert (await sdk.threads.copy(paused))["status"] == "interrupted"
+    with pytest.raises(NotFoundError):
+        await sdk.threads.copy(str(uuid.uuid4()))

@@ -23,7 +23,6 @@ ABSENT_BECAUSE = {
     "/metrics": "the gateway's metrics are at /metrics (Prometheus), outside /langgraph",
     "/runs/crons": "crons: not done",
     "/threads/prune": "not done",
-    "/threads/{}/copy": "not done",
     "/threads/{}/runs/crons": "crons: not done",
     "/threads/{}/storage": "not done",
     "/threads/{}/stream": "the thread's join stream: not done",

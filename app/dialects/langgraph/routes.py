@@ -101,6 +101,12 @@ async def search_threads(threads: ThreadsDep, query: MaybeBody[body.ThreadSearch
     return JSONBody(shown, headers=headers)
 
 
+@router.post("/threads/{thread_id}/copy", response_model=S.Thread, responses=S.errors(S.THREAD))
+async def copy_thread(thread_id: ThreadPath, threads: ThreadsDep) -> JSONBody:
+    record = await threads.copy(thread_id, str(uuid.uuid4()))
+    return JSONBody(views.thread(record, await threads.snapshot(record.thread_id)))
+
+
 @router.post("/threads/count", response_model=int, responses=S.errors(S.THREADS))
 async def count_threads(threads: ThreadsDep, query: MaybeBody[body.ThreadFilter]) -> JSONBody:
     return JSONBody(len(await _filtered(threads, query or body.ThreadFilter())))
