@@ -127,3 +127,17 @@ async def test_a_copied_thread_has_the_same_history_and_goes_on_by_itself(
     assert (await sdk.threads.copy(paused))["status"] == "interrupted"
     with pytest.raises(NotFoundError):
         await sdk.threads.copy(str(uuid.uuid4()))
+
+
+async def test_threads_are_pruned_and_what_cannot_be_is_left(sdk: LangGraphClient) -> None:
+    idle = (await sdk.threads.create())["thread_id"]
+    busy = (await sdk.threads.create())["thread_id"]
+    running = await sdk.runs.create(busy, "demo", input=SLOW)
+    pruned = await sdk.threads.prune([idle, busy, str(uuid.uuid4())])
+    assert pruned == {"pruned_count": 1}  # the busy one stays, an unknown one is no thread
+    with pytest.raises(NotFoundError):
+        await sdk.threads.get(idle)
+    assert (await sdk.threads.get(busy))["status"] == "busy"
+    with pytest.raises(UnprocessableEntityError):
+        await sdk.threads.prune([busy], strategy="keep_latest")
+    await sdk.runs.cancel(busy, running["run_id"], wait=True)

@@ -22,7 +22,6 @@ ABSENT_BECAUSE = {
     "/mcp/": "MCP: not done",
     "/metrics": "the gateway's metrics are at /metrics (Prometheus), outside /langgraph",
     "/runs/crons": "crons: not done",
-    "/threads/prune": "not done",
     "/threads/{}/runs/crons": "crons: not done",
     "/threads/{}/storage": "not done",
     "/threads/{}/stream": "the thread's join stream: not done",

@@ -176,6 +176,19 @@ class ThreadSearch(ThreadFilter):
         return value
 
 
+class ThreadPrune(Lenient):
+    thread_ids: list[str] = Field(max_length=1000)
+    strategy: Literal["delete", "keep_latest"] = "delete"
+
+    @field_validator("strategy")
+    @classmethod
+    def _delete_only(cls, value: str) -> str:
+        if value == "keep_latest":
+            # (LangGraph's checkpointers do not prune their own history yet.)
+            raise ValueError("strategy 'keep_latest' is not supported here: 'delete' is")
+        return value
+
+
 class RunsCancel(Lenient):
     """The runs to cancel: those of `run_ids` (on `thread_id`), or every one in `status`."""
 

@@ -107,6 +107,21 @@ async def copy_thread(thread_id: ThreadPath, threads: ThreadsDep) -> JSONBody:
     return JSONBody(views.thread(record, await threads.snapshot(record.thread_id)))
 
 
+@router.post("/threads/prune", response_model=dict[str, int], responses=S.errors(S.THREADS))
+async def prune_threads(threads: ThreadsDep, query: body.ThreadPrune) -> JSONBody:
+    """Deletes each of the caller's threads named that exists and is not busy."""
+    pruned = 0
+    for thread_id in dict.fromkeys(query.thread_ids):
+        try:
+            await threads.delete(thread_id)
+        except ApiError as exc:
+            if exc.status not in (404, 409):
+                raise
+            continue
+        pruned += 1
+    return JSONBody({"pruned_count": pruned})
+
+
 @router.post("/threads/count", response_model=int, responses=S.errors(S.THREADS))
 async def count_threads(threads: ThreadsDep, query: MaybeBody[body.ThreadFilter]) -> JSONBody:
     return JSONBody(len(await _filtered(threads, query or body.ThreadFilter())))
