@@ -95,7 +95,8 @@ class Assistants:
             and contains(a["metadata"], metadata or {})
         ]
         key = sort_by if sort_by in SORTABLE else "created_at"
-        descending = (sort_order or ("desc" if key == "created_at" else "asc")).lower() == "desc"
+        # (LangGraph's server sorts descending unless asked otherwise, whatever the field.)
+        descending = (sort_order or "desc").lower() == "desc"
 
         def value(assistant: dict[str, Any]) -> str:
             held = assistant.get(key) or ""

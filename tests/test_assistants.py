@@ -58,6 +58,8 @@ async def test_an_assistant_is_made_found_versioned_and_deleted(sdk: LangGraphCl
     other = await sdk.assistants.create("echo", metadata={"tag": tag, "team": "b"}, name="Other")
     found = await sdk.assistants.search(metadata={"tag": tag}, sort_by="name", sort_order="asc")
     assert [a["name"] for a in found] == ["Greeter", "Other"]
+    backwards = await sdk.assistants.search(metadata={"tag": tag}, sort_by="name")
+    assert [a["name"] for a in backwards] == ["Other", "Greeter"]  # descending, as there
     assert await sdk.assistants.count(metadata={"tag": tag}) == 2
     assert await sdk.assistants.count(metadata={"tag": tag, "team": "b"}) == 1
     named = await sdk.assistants.search(name="greet", select=["assistant_id", "name"])
