@@ -69,10 +69,15 @@ class Assistants:
         found = self.system_for(assistant_id)
         if found is not None:
             return found
+        return _current(await self._record(assistant_id))
+
+    async def _record(self, assistant_id: str) -> dict[str, Any]:
+        """A stored assistant over a graph served here. (Gateways serving other graphs may
+        share the event store: their assistants are not this one's.)"""
         record = await self.store.get_record(KIND, assistant_id)
-        if record is None:
+        if record is None or _current(record)["graph_id"] not in self.graph_ids:
             raise _not_found(assistant_id)
-        return _current(record)
+        return record
 
     async def search(
         self,
@@ -86,7 +91,11 @@ class Assistants:
         """Every assistant that matches, sorted (newest first unless asked otherwise)."""
         if graph_id is not None:
             self._check_graph(graph_id)
-        stored = [_current(record) for record in await self.store.list_records(KIND)]
+        stored = [
+            assistant
+            for assistant in map(_current, await self.store.list_records(KIND))
+            if assistant["graph_id"] in self.graph_ids
+        ]
         found = [
             a
             for a in [*self.system(), *stored]
@@ -113,10 +122,7 @@ class Assistants:
             versions = [{k: system[k] for k in (*VERSION_FIELDS, "version", "created_at")}]
             assistant_id = system["assistant_id"]
         else:
-            record = await self.store.get_record(KIND, assistant_id)
-            if record is None:
-                raise _not_found(assistant_id)
-            versions = record["versions"]
+            versions = (await self._record(assistant_id))["versions"]
         return [
             {"assistant_id": assistant_id, **v}
             for v in sorted(versions, key=lambda v: v["version"], reverse=True)
@@ -212,15 +218,14 @@ class Assistants:
 
     async def delete(self, assistant_id: str) -> None:
         self._refuse_system(assistant_id)
+        await self._record(assistant_id)
         if not await self.store.delete_record(KIND, assistant_id):
             raise _not_found(assistant_id)
 
     async def _change(self, assistant_id: str, change: Any) -> dict[str, Any]:
         self._refuse_system(assistant_id)
         for _ in range(ATTEMPTS):
-            record = await self.store.get_record(KIND, assistant_id)
-            if record is None:
-                raise _not_found(assistant_id)
+            record = await self._record(assistant_id)
             revision = record["revision"]
             change(record)
             record["updated_at"] = iso_now()

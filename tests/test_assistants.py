@@ -151,8 +151,10 @@ async def test_processes_over_redis_share_assistants(
     shared = {"store_url": redis_server.url, "checkpointer": postgres_server.url}
     a = spawn("assistant_graphs:echo", **shared)
     b = spawn("assistant_graphs:echo", **shared)
+    other = spawn(**shared)  # the demo graph, over the same Redis
     on_a = get_client(url=f"{a.url}/langgraph", timeout=30)
     on_b = get_client(url=f"{b.url}/langgraph", timeout=30)
+    on_other = get_client(url=f"{other.url}/langgraph", timeout=30)
     try:
         made = await on_a.assistants.create("echo", context={"greeting": "from a"})
         assert (await on_b.assistants.get(made["assistant_id"]))["context"] == {
@@ -164,6 +166,11 @@ async def test_processes_over_redis_share_assistants(
             2,
             1,
         ]
+        # A gateway serving another graph has its own assistants, not these.
+        assert [a["graph_id"] for a in await on_other.assistants.search()] == ["demo"]
+        with pytest.raises(NotFoundError):
+            await on_other.assistants.get(made["assistant_id"])
+        await on_a.assistants.delete(made["assistant_id"])
     finally:
-        await on_a.aclose()
-        await on_b.aclose()
+        for client in (on_a, on_b, on_other):
+            await client.aclose()
