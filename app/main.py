@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -15,8 +16,10 @@ from app import api
 from app.assistants import Assistants
 from app.auth import Access, authenticator
 from app.checkpointers import open_checkpointing
+from app.crons import Crons, keep_schedule
 from app.dialects import agui, ai_sdk
 from app.dialects.langgraph import create_langgraph_app
+from app.dialects.langgraph import crons as langgraph_crons
 from app.dialects.langgraph.app import PREFIX as LANGGRAPH_PREFIX
 from app.errors import HANDLERS
 from app.graph_store import open_graph_store
@@ -89,6 +92,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             langgraph.state.assistants = Assistants(
                 store, [graph.get_name()], langgraph.state.started_at
             )
+            langgraph.state.crons = Crons(store)
+            schedule = asyncio.create_task(
+                keep_schedule(
+                    langgraph.state.crons,
+                    functools.partial(langgraph_crons.fire, langgraph.state),
+                    resolved.cron_poll_seconds,
+                    paused=lambda: manager.draining,
+                ),
+                name="crons",
+            )
+            stack.callback(schedule.cancel)
             watch = asyncio.create_task(
                 watch_loop(metrics.loop_lag, metrics.gc_pauses), name="loop-watch"
             )

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
         5, gt=0, description="how often the PostgreSQL store deletes expired items"
     )
     store_retry_seconds: float = Field(5, gt=0)
+    cron_poll_seconds: float = Field(
+        1, gt=0, description="how often each process looks for a cron whose tick has come"
+    )
     cors_origins: str = Field("", description="comma-separated origins, or *")
     cors_headers: str = Field(
         "*", description="request headers those origins may send: comma-separated, or * for any"

@@ -125,7 +125,7 @@ def test_a_page_may_send_headers_of_its_own_with_any_method(
     finally:
         context.close()
     assert isinstance(answered, dict), answered
-    assert answered["info"]["flags"]["crons"] is False
+    assert answered["info"]["flags"]["crons"] is True
     assert answered["patched"] == {"from": "page", "seen": 1}
     assert answered["deleted"] == 204
     gone = httpx.get(

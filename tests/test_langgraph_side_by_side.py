@@ -252,8 +252,9 @@ def test_info_and_ok_answer_in_langgraph_s_shape(reference: str, gateway: str) -
     assert shape(ours) == shape(theirs)
     assert ours["version"] == version("langgraph-sse-gateway")
     assert ours["langgraph_py_version"] == theirs["langgraph_py_version"]
-    # Assistants can be made and versioned; no crons, no LangSmith.
-    assert ours["flags"] == {**dict.fromkeys(ours["flags"], False), "assistants": True}
+    # Assistants can be made and versioned, crons kept; no LangSmith.
+    flags = {**dict.fromkeys(ours["flags"], False), "assistants": True, "crons": True}
+    assert ours["flags"] == flags
     assert httpx.get(f"{gateway}/ok").json() == httpx.get(f"{reference}/ok").json()
 
 

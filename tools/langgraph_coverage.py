@@ -21,8 +21,6 @@ ABSENT_BECAUSE = {
     "/docs": "LangGraph's API reference page: the gateway serves /langgraph/openapi.json",
     "/mcp/": "MCP: not done",
     "/metrics": "the gateway's metrics are at /metrics (Prometheus), outside /langgraph",
-    "/runs/crons": "crons: not done",
-    "/threads/{}/runs/crons": "crons: not done",
     "/threads/{}/storage": "not done",
     "/threads/{}/stream": "the thread's join stream: not done",
 }

@@ -56,13 +56,13 @@ def _version() -> str:
 
 @cache
 def info() -> Info:
-    # Assistants can be made and versioned here; no crons, no LangSmith.
+    # Assistants can be made and versioned here, crons kept; no LangSmith.
     return Info(
         version=_version(),
         langgraph_py_version=langgraph.version.__version__,
         flags=Flags(
             assistants=True,
-            crons=False,
+            crons=True,
             langsmith=False,
             langsmith_tracing_replicas=False,
             langsmith_tracing_session_on_runs=False,

@@ -6,14 +6,17 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from app.errors import ApiError
 from app.translate import LANGGRAPH_MODES
 
 SUPPORTED_MODES = tuple(LANGGRAPH_MODES)
@@ -112,6 +115,92 @@ class RunCreate(Lenient):
         """The stream modes asked for, in order; LangGraph's default is values."""
         modes = [self.stream_mode] if isinstance(self.stream_mode, str) else self.stream_mode
         return list(dict.fromkeys(modes or ["values"]))
+
+
+class CronRun(Lenient):
+    """What a cron's run is asked, each tick (checked as a run body when the cron is made)."""
+
+    assistant_id: str
+    input: Any = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] | None = None
+    webhook: Any = None
+    interrupt_before: Literal["*"] | list[str] | None = None
+    interrupt_after: Literal["*"] | list[str] | None = None
+    stream_mode: str | list[str] | None = None
+    stream_subgraphs: bool = False
+    stream_resumable: bool = False
+    durability: Literal["sync", "async", "exit"] | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The body as given (LangGraph's server keeps it as the cron's `payload`), once it
+        holds as a run's body."""
+        given = self.model_dump(mode="json", exclude_unset=True)
+        try:
+            RunCreate.model_validate(given)
+        except ValidationError as exc:
+            raise ApiError(422, "invalid_run", "the cron's run", details=exc.errors()) from exc
+        return given
+
+
+class CronCreate(CronRun):
+    schedule: str
+    timezone: str | None = None
+    end_time: AwareDatetime | None = None
+    on_run_completed: Literal["delete", "keep"] = "delete"
+    enabled: bool = True
+
+
+class ThreadCronCreate(CronCreate):
+    multitask_strategy: Literal["reject", "interrupt", "enqueue", "rollback"] = "enqueue"
+
+
+class CronPatch(Lenient):
+    """The fields given change; `end_time: null` clears it. Run fields go into the payload."""
+
+    schedule: str | None = None
+    timezone: str | None = None
+    end_time: AwareDatetime | None = None
+    on_run_completed: Literal["delete", "keep"] | None = None
+    enabled: bool | None = None
+    metadata: dict[str, Any] | None = None
+    input: Any = None
+    config: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    webhook: Any = None
+    interrupt_before: Literal["*"] | list[str] | None = None
+    interrupt_after: Literal["*"] | list[str] | None = None
+    stream_mode: str | list[str] | None = None
+    stream_subgraphs: bool | None = None
+    stream_resumable: bool | None = None
+    durability: Literal["sync", "async", "exit"] | None = None
+
+
+class CronFilter(Lenient):
+    assistant_id: str | None = None
+    thread_id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class CronSearch(CronFilter):
+    enabled: bool | None = None
+    limit: int = Field(10, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+    sort_by: (
+        Literal[
+            "cron_id",
+            "assistant_id",
+            "thread_id",
+            "next_run_date",
+            "end_time",
+            "created_at",
+            "updated_at",
+        ]
+        | None
+    ) = None
+    sort_order: Literal["asc", "desc"] | None = None
+    select: list[str] | None = None
 
 
 class ThreadCreate(Lenient):

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
+from starlette.datastructures import State
 from starlette.requests import HTTPConnection
 
 from app.assistants import merged
@@ -244,9 +245,22 @@ async def start_run(
 ) -> RunRecord:
     """A run as LangGraph's server starts one. Without `record_modes` its stream modes are
     not recorded: a thread's event stream reads the gateway's own events."""
-    assistant = await assistants_of(request).get(query.assistant_id)
+    principal = await _caller(request)
+    return await launch(request.app.state, principal, query, thread_id, record_modes=record_modes)
+
+
+async def launch(
+    state: State,
+    principal: str | None,
+    query: body.RunCreate,
+    thread_id: str | None,
+    *,
+    record_modes: bool = True,
+) -> RunRecord:
+    """`start_run` for `principal`, from the dialect's state (a cron's tick has no request)."""
+    assistant = await state.assistants.get(query.assistant_id)
     graph_id = assistant["graph_id"]
-    threads: Threads = request.app.state.threads.scoped(await _caller(request))
+    threads: Threads = state.threads.scoped(principal)
     spec = _spec(query, thread_id, assistant)
     if not record_modes:
         spec = dataclasses.replace(spec, recorded=frozenset())

@@ -54,6 +54,28 @@ class SelectedThread(Open):
     interrupts: dict[str, Any] | None = None
 
 
+class Cron(Open):
+    cron_id: str
+    assistant_id: str | None
+    thread_id: str | None
+    schedule: str
+    payload: dict[str, Any]
+    next_run_date: str | None
+    enabled: bool
+
+
+class SelectedCron(Open):
+    """A cron as a search with `select` gives it: only the fields asked for."""
+
+    cron_id: str | None = None
+    assistant_id: str | None = None
+    thread_id: str | None = None
+    schedule: str | None = None
+    payload: dict[str, Any] | None = None
+    next_run_date: str | None = None
+    enabled: bool | None = None
+
+
 class Run(Open):
     run_id: str
     thread_id: str | None
