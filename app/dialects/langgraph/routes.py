@@ -17,7 +17,7 @@ from app.assistants import merged
 from app.auth import Access
 from app.dialects.langgraph import requests as body
 from app.dialects.langgraph import schemas as S
-from app.dialects.langgraph import streams, views
+from app.dialects.langgraph import streams, views, webhook
 from app.dialects.langgraph.assistants import assistants_of
 from app.errors import ApiError, JSONBody
 from app.requests import JSONRoute
@@ -25,6 +25,7 @@ from app.runs import RunManager, RunSpec
 from app.settings import DisconnectPolicy
 from app.store.base import MultitaskStrategy, RunRecord, ThreadRecord, ThreadStatus
 from app.threads import Threads
+from app.webhooks import WEBHOOK_KEY
 
 
 async def _caller(request: HTTPConnection) -> str | None:
@@ -244,6 +245,7 @@ async def start_run(
 ) -> RunRecord:
     """A run as LangGraph's server starts one. Without `record_modes` its stream modes are
     not recorded: a thread's event stream reads the gateway's own events."""
+    webhook.check(request, query.webhook)
     assistant = await assistants_of(request).get(query.assistant_id)
     graph_id = assistant["graph_id"]
     threads: Threads = request.app.state.threads.scoped(await _caller(request))
@@ -305,6 +307,7 @@ def _spec(query: body.RunCreate, thread_id: str | None, assistant: dict[str, Any
         "subgraphs": query.stream_subgraphs,
         "resumable": True,
         "temporary": thread_id is None,
+        "webhook": query.webhook,
     }
     return RunSpec(
         input=None if command is not None else query.input,
@@ -320,6 +323,7 @@ def _spec(query: body.RunCreate, thread_id: str | None, assistant: dict[str, Any
             "metadata": metadata,
             "multitask_strategy": query.multitask_strategy,
             "kwargs": kwargs,
+            **({WEBHOOK_KEY: query.webhook} if query.webhook else {}),
         },
     )
 
@@ -358,9 +362,10 @@ async def create_run(request: Request, query: body.RunCreate) -> JSONBody:
 async def create_runs(
     request: Request, queries: Annotated[list[body.RunCreate], Body(max_length=100)]
 ) -> JSONBody:
-    """Several stateless runs, started in order once every assistant they name is known (a
-    run refused on the way, at capacity say, stops the batch there)."""
+    """Several stateless runs, started in order once every assistant and webhook they name is
+    allowed (a run refused on the way, at capacity say, stops the batch there)."""
     for query in queries:
+        webhook.check(request, query.webhook)
         await assistants_of(request).get(query.assistant_id)
     records = [await start_run(request, query, None) for query in queries]
     return JSONBody([views.run(record) for record in records])
