@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,8 +76,12 @@ class Settings(BaseSettings):
     def _webhook_prefixes(cls, value: str) -> str:
         # A bare host, or another scheme, is refused at start-up rather than matching nothing.
         for prefix in _items(value):
-            scheme, _, rest = prefix.partition("://")
-            if scheme.lower() not in ("http", "https") or not rest.split("/", 1)[0]:
+            try:
+                split = urlsplit(prefix)
+                split.port  # noqa: B018 (raises for a port that is not one)
+            except ValueError:
+                split = None
+            if split is None or split.scheme.lower() not in ("http", "https") or not split.hostname:
                 raise ValueError(f"{prefix!r} is not an http:// or https:// URL prefix")
         return value
 
