@@ -20,6 +20,7 @@ from app.crons import Crons, keep_schedule
 from app.dialects import agui, ai_sdk
 from app.dialects.langgraph import create_langgraph_app
 from app.dialects.langgraph import crons as langgraph_crons
+from app.dialects.langgraph import webhook as langgraph_webhook
 from app.dialects.langgraph.app import PREFIX as LANGGRAPH_PREFIX
 from app.errors import HANDLERS
 from app.graph_store import open_graph_store
@@ -34,6 +35,7 @@ from app.shutdown import drain_on_sigterm
 from app.store import open_store
 from app.threads import Threads
 from app.tokens import StreamTokens
+from app.webhooks import Webhooks
 from app.writer import iso_now
 
 # Start-up lines go where uvicorn's own go.
@@ -72,7 +74,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store = open_store(resolved)
             store.instrument(metrics.store_retries.inc, metrics.store_errors.inc)
             stack.push_async_callback(store.close)
-            manager = RunManager(checkpointing, store, resolved, metrics, factory)
+            webhooks = Webhooks(
+                resolved.webhook_allow_list(), langgraph_webhook.payload_for(checkpointing.graph)
+            )
+            manager = RunManager(checkpointing, store, resolved, metrics, factory, webhooks)
             await manager.open()
             stack.push_async_callback(manager.close)
             stack.enter_context(drain_on_sigterm(manager.drain))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_GRAPH = "app.graphs.demo:graph"
@@ -67,6 +68,25 @@ class Settings(BaseSettings):
     thread_poll_seconds: float = Field(
         0.5, gt=0, description="how often a thread's event stream looks for runs of other processes"
     )
+    webhook_allow: str = Field(
+        "",
+        description="comma-separated URL prefixes (http[s]://host[:port][/path]) a run's "
+        "webhook may go to; empty: webhooks are refused",
+    )
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _webhook_prefixes(cls, value: str) -> str:
+        # A bare host, or another scheme, is refused at start-up rather than matching nothing.
+        for prefix in _items(value):
+            try:
+                split = urlsplit(prefix)
+                split.port  # noqa: B018 (raises for a port that is not one)
+            except ValueError:
+                split = None
+            if split is None or split.scheme.lower() not in ("http", "https") or not split.hostname:
+                raise ValueError(f"{prefix!r} is not an http:// or https:// URL prefix")
+        return value
 
     def cors_origin_list(self) -> list[str]:
         origins = [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
@@ -75,3 +95,10 @@ class Settings(BaseSettings):
     def cors_header_list(self) -> list[str]:
         headers = [h.strip() for h in self.cors_headers.split(",") if h.strip()]
         return ["*"] if "*" in headers else headers
+
+    def webhook_allow_list(self) -> list[str]:
+        return _items(self.webhook_allow)
+
+
+def _items(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]

@@ -149,6 +149,11 @@ async def test_bad_crons_are_refused_with_what_is_wrong(server: Server) -> None:
                 "stream_mode",
             ),
             ({"schedule": "* * * * *"}, 422, "assistant_id"),
+            (
+                {"assistant_id": "echo", "schedule": "* * * * *", "webhook": "http://127.0.0.1:9/"},
+                422,
+                "GATEWAY_WEBHOOK_ALLOW",
+            ),
         ]
         for cron, status, says in cases:
             answer = await http.post("/runs/crons", json=cron)

@@ -23,6 +23,7 @@ from app.translate import (
     stream_modes,
     to_command,
 )
+from app.webhooks import RunEnded
 from app.writer import Emitted, RunWriter, iso_now, until_stored
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Driving:
             # whoever started the run.
             options["subgraphs"] = True
         created = started = time.monotonic()
+        started_at = iso_now()
         status = RunStatus.SUCCESS
         tail: Emitted = []
         failure: dict[str, Any] | None = None
@@ -69,7 +71,7 @@ class Driving:
         try:
             if not active.turn.is_set():
                 await self._wait_for_turn(active, thread_id)
-                started = time.monotonic()
+                started, started_at = time.monotonic(), iso_now()
             await self.store.set_status(run_id, RunStatus.RUNNING)
             config = self._config(spec.config, thread_id, run_id, spec.principal)
             input_ = to_command(spec.command) if spec.command is not None else spec.input
@@ -141,8 +143,12 @@ class Driving:
             await self._settle(record, interrupts, failure)
         except Exception:
             logger.exception("run %s: cannot update its thread %s", run_id, thread_id)
-        if await writer.end([*tail, (EventName.RUN_END, end)], status) is None:
+        ended = await writer.end([*tail, (EventName.RUN_END, end)], status)
+        if ended is None:
             logger.warning("run %s was ended by another process", run_id)
+        else:
+            record.ended_at = ended.ended_at  # as the store has it
+            self._ended(RunEnded(record, started_at, failure, end.get("output")))
         metrics.events_appended.inc(len(tail) + 1)
         metrics.runs_ended.labels(str(status)).inc()
         metrics.run_duration.observe(end["duration_ms"] / 1000)

@@ -27,6 +27,7 @@ from app.store.base import (
     ThreadRecord,
     ThreadTurn,
 )
+from app.webhooks import RunEnded, Webhooks
 from app.writer import iso_now
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class RunManager(Driving, ThreadTurns, Readers, Liveness, Takeover):
         settings: Settings,
         metrics: Metrics | None = None,
         factory: GraphFactory | None = None,
+        webhooks: Webhooks | None = None,
     ) -> None:
         self.checkpointing = checkpointing
         # What threads are read with; each run's own comes from the factory when there is one.
@@ -51,6 +53,8 @@ class RunManager(Driving, ThreadTurns, Readers, Liveness, Takeover):
         self.store = store
         self.settings = settings
         self.metrics = metrics or Metrics()
+        # None: no dialect here takes webhooks.
+        self.webhooks = webhooks
         self._active: dict[str, ActiveRun] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._background: list[asyncio.Task[None]] = []
@@ -161,6 +165,12 @@ class RunManager(Driving, ThreadTurns, Readers, Liveness, Takeover):
             active.cancelling = True
             active.task.cancel()
 
+    def _ended(self, ended: RunEnded) -> None:
+        """A run this process ended (its run.end is in the log): its webhook, if it named one.
+        Only the process whose run.end landed gets here, so one delivery per run end."""
+        if self.webhooks is not None:
+            self.webhooks.send(ended)
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._chores.add(task)
@@ -218,6 +228,8 @@ class RunManager(Driving, ThreadTurns, Readers, Liveness, Takeover):
 
     async def close(self) -> None:
         await self.shutdown()
+        if self.webhooks is not None:
+            await self.webhooks.close()
         # What is left is waiting for an unreachable store: another process ends those runs.
         leftover = [*self._background, *self._chores, *self._tasks]
         for task in leftover:

@@ -4,6 +4,7 @@ attempt, or ended as lost when they cannot be."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from typing import Any
 
@@ -13,6 +14,7 @@ from app.runs.spec import ActiveRun, RunSpec, WorkerLost
 from app.settings import DisconnectPolicy
 from app.store.base import RunRecord
 from app.translate import DIALECT_EVENT, error_info, interrupt_list
+from app.webhooks import RunEnded
 from app.writer import Emitted, RunWriter, until_stored
 
 logger = logging.getLogger(__name__)
@@ -83,6 +85,8 @@ class Takeover:
         if ended is None:
             return None
         logger.warning("run %s lost its process %s: ended it", record.run_id, former)
+        final = dataclasses.replace(record, status=ended.status, ended_at=ended.ended_at)
+        self._ended(RunEnded(final, None, error_info(error)))
         return error_info(error)
 
     def _continue(self, record: RunRecord, spec: RunSpec, reason: str) -> None:

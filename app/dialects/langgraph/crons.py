@@ -14,6 +14,7 @@ from starlette.responses import Response
 from app.crons import Crons
 from app.dialects.langgraph import requests as body
 from app.dialects.langgraph import schemas as S
+from app.dialects.langgraph import webhook
 from app.dialects.langgraph.routes import MaybeBody, ThreadPath, caller, launch
 from app.errors import ApiError, JSONBody
 from app.requests import JSONRoute
@@ -28,6 +29,7 @@ async def _crons(request: HTTPConnection) -> Crons:
 
 
 async def _create(request: Request, query: body.CronCreate, thread_id: str | None) -> JSONBody:
+    webhook.check(request.app.state.settings, query.webhook)
     assistant = await request.app.state.assistants.get(query.assistant_id)
     if thread_id is not None:
         threads: Threads = request.app.state.threads.scoped(await caller(request))
@@ -97,6 +99,7 @@ async def patch_cron(request: Request, cron_id: str, query: body.CronPatch) -> J
     cron_fields = ("schedule", "timezone", "end_time", "enabled", "on_run_completed", "metadata")
     changes = {k: given[k] for k in cron_fields if k in given}
     crons = await _crons(request)
+    webhook.check(request.app.state.settings, query.webhook)
     if given:
         # As on LangGraph's server, the body given goes over the payload (its run fields are
         # the next runs' own).

@@ -57,17 +57,12 @@ class RunCreate(Lenient):
     durability: Literal["sync", "async", "exit"] | None = None
     # Older clients' word for durability: checkpoints during the run ("async") or at its end.
     checkpoint_during: bool | None = None
+    # Posted to when the run ends, if the gateway's allow-list has it (checked at the run's
+    # start: webhook.check).
+    webhook: str | None = None
     # In LangGraph's document, not (yet) done here: refused rather than dropped unseen.
-    webhook: Any = None
     after_seconds: float | None = None
     feedback_keys: list[str] | None = None
-
-    @field_validator("webhook")
-    @classmethod
-    def _no_webhook(cls, value: Any) -> Any:
-        if value is not None:
-            raise ValueError("webhooks are not supported here: follow the run's stream instead")
-        return value
 
     @field_validator("after_seconds")
     @classmethod

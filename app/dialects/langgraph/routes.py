@@ -18,7 +18,7 @@ from app.assistants import merged
 from app.auth import Access
 from app.dialects.langgraph import requests as body
 from app.dialects.langgraph import schemas as S
-from app.dialects.langgraph import streams, views
+from app.dialects.langgraph import streams, views, webhook
 from app.dialects.langgraph.assistants import assistants_of
 from app.errors import ApiError, JSONBody
 from app.requests import JSONRoute
@@ -26,6 +26,7 @@ from app.runs import RunManager, RunSpec
 from app.settings import DisconnectPolicy
 from app.store.base import MultitaskStrategy, RunRecord, ThreadRecord, ThreadStatus
 from app.threads import Threads
+from app.webhooks import WEBHOOK_KEY
 
 
 async def _caller(request: HTTPConnection) -> str | None:
@@ -258,6 +259,7 @@ async def launch(
     record_modes: bool = True,
 ) -> RunRecord:
     """`start_run` for `principal`, from the dialect's state (a cron's tick has no request)."""
+    webhook.check(state.settings, query.webhook)
     assistant = await state.assistants.get(query.assistant_id)
     graph_id = assistant["graph_id"]
     threads: Threads = state.threads.scoped(principal)
@@ -319,6 +321,7 @@ def _spec(query: body.RunCreate, thread_id: str | None, assistant: dict[str, Any
         "subgraphs": query.stream_subgraphs,
         "resumable": True,
         "temporary": thread_id is None,
+        "webhook": query.webhook,
     }
     return RunSpec(
         input=None if command is not None else query.input,
@@ -334,6 +337,7 @@ def _spec(query: body.RunCreate, thread_id: str | None, assistant: dict[str, Any
             "metadata": metadata,
             "multitask_strategy": query.multitask_strategy,
             "kwargs": kwargs,
+            **({WEBHOOK_KEY: query.webhook} if query.webhook else {}),
         },
     )
 
@@ -372,9 +376,10 @@ async def create_run(request: Request, query: body.RunCreate) -> JSONBody:
 async def create_runs(
     request: Request, queries: Annotated[list[body.RunCreate], Body(max_length=100)]
 ) -> JSONBody:
-    """Several stateless runs, started in order once every assistant they name is known (a
-    run refused on the way, at capacity say, stops the batch there)."""
+    """Several stateless runs, started in order once every assistant and webhook they name is
+    allowed (a run refused on the way, at capacity say, stops the batch there)."""
     for query in queries:
+        webhook.check(request.app.state.settings, query.webhook)
         await assistants_of(request).get(query.assistant_id)
     records = [await start_run(request, query, None) for query in queries]
     return JSONBody([views.run(record) for record in records])
