@@ -18,6 +18,7 @@ from app.checkpointers import open_checkpointing
 from app.dialects import agui, ai_sdk
 from app.dialects.langgraph import create_langgraph_app
 from app.dialects.langgraph.app import PREFIX as LANGGRAPH_PREFIX
+from app.dialects.langgraph.mcp import serving as serving_mcp
 from app.errors import HANDLERS
 from app.graph_store import open_graph_store
 from app.graphs import describe_graph, open_graph
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             langgraph.state.assistants = Assistants(
                 store, [graph.get_name()], langgraph.state.started_at
             )
+            langgraph.state.mcp = await stack.enter_async_context(serving_mcp(resolved))
             watch = asyncio.create_task(
                 watch_loop(metrics.loop_lag, metrics.gc_pauses), name="loop-watch"
             )
