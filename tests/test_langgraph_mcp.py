@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from conftest import Server, client_for, start_server
+from conftest import Server, Spawn, client_for, start_server
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -20,6 +20,7 @@ from mcp.shared.exceptions import MCPError
 FAST = {"delay": 0.01, "tokens": 3, "token_delay": 0.002}
 KEY = "key-mcp-0123456789abcdef"
 WAIT = 30  # seconds any one exchange may take
+ACCEPT = "application/json, text/event-stream"  # as MCP's clients send it
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +154,23 @@ async def test_an_assistant_made_over_the_graph_is_a_tool_of_its_own(served: Ser
     assert ast.literal_eval(called.content[0].text)["answer"] == "On tools: Server-sent events"  # type: ignore[union-attr]
 
 
+def test_a_call_runs_as_its_assistant_with_the_context_it_is_given(spawn: Spawn) -> None:
+    srv = spawn("assistant_graphs:echo")
+    made = {"graph_id": "echo", "name": "greeter", "context": {"greeting": "hi", "style": "plain"}}
+    # (MCP's client sends no context: LangGraph's server takes one beside the arguments.)
+    call = {"name": "greeter", "arguments": {}, "context": {"style": "bold"}}
+    message = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": call}
+    with client_for(srv) as client:
+        assert client.post("/langgraph/assistants", json=made).status_code == 200
+        answer = client.post("/langgraph/mcp", json=message, headers={"accept": ACCEPT})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["id"] == 7
+    result = answer.json()["result"]
+    assert not result.get("isError")
+    values = ast.literal_eval(result["content"][0]["text"])
+    assert values["seen"]["context"] == {"greeting": "hi", "style": "bold"}
+
+
 def test_there_is_no_stream_and_no_session_to_end(served: Server) -> None:
     with client_for(served) as client:
         for method in ("GET", "DELETE"):
@@ -163,7 +181,7 @@ def test_there_is_no_stream_and_no_session_to_end(served: Server) -> None:
 
 async def test_without_credentials_the_endpoint_refuses(keyed: Server) -> None:
     message = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-    headers = {"accept": "application/json, text/event-stream"}
+    headers = {"accept": ACCEPT}
     with client_for(keyed) as client:
         for key in (None, "not-a-key-at-all-0000"):
             sent = {**headers, **({"authorization": f"Bearer {key}"} if key else {})}
