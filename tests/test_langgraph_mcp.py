@@ -154,6 +154,27 @@ async def test_an_assistant_made_over_the_graph_is_a_tool_of_its_own(served: Ser
     assert ast.literal_eval(called.content[0].text)["answer"] == "On tools: Server-sent events"  # type: ignore[union-attr]
 
 
+async def test_assistants_whose_names_make_one_tool_name_are_one_tool_not_callable(
+    served: Server,
+) -> None:
+    with client_for(served) as client:
+        made = [
+            client.post("/langgraph/assistants", json={"graph_id": "demo", "name": name}).json()
+            for name in ("Twin!", "Twin?")
+        ]
+        try:
+            async with session(served) as opened:
+                with anyio.fail_after(WAIT):
+                    names = [tool.name for tool in (await opened.list_tools()).tools]
+                with anyio.fail_after(WAIT), pytest.raises(MCPError) as refused:
+                    await opened.call_tool("Twin", FAST)
+        finally:
+            for assistant in made:
+                client.delete(f"/langgraph/assistants/{assistant['assistant_id']}")
+    assert sorted(names) == ["Twin", "demo"]
+    assert refused.value.message == "Multiple tools found with the same name."
+
+
 def test_a_call_runs_as_its_assistant_with_the_context_it_is_given(spawn: Spawn) -> None:
     srv = spawn("assistant_graphs:echo")
     made = {"graph_id": "echo", "name": "greeter", "context": {"greeting": "hi", "style": "plain"}}

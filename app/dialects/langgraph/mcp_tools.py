@@ -92,7 +92,8 @@ def _lists_messages(prop: dict[str, Any]) -> bool:
 def _request(ctx: ServerRequestContext[Any, Any]) -> Request:
     # The HTTP request the message came in (the transport keeps it beside each message): its
     # app's state and the caller's credentials.
-    assert isinstance(ctx.request, Request)
+    if not isinstance(ctx.request, Request):
+        raise MCPError(types.INTERNAL_ERROR, "MCP is answered over HTTP only")
     return ctx.request
 
 
@@ -110,7 +111,7 @@ async def list_tools(
     for assistant in found[offset : offset + PAGE]:
         name = tool_name(assistant["name"])
         if name in tools:
-            logger.warning("MCP: assistants named %r share the tool name %r", assistant, name)
+            logger.warning("MCP: assistant %r is not listed: %r is taken", assistant["name"], name)
             continue
         tools[name] = types.Tool(
             name=name,
