@@ -77,13 +77,13 @@ test: install system-deps js
 # its direct dependencies allow (uv's lowest-direct) runs a fast subset of the suite: the run
 # and stream contract, resume, threads and checkpointers, LangGraph's Python SDK, hostile
 # clients, a shutdown with streams open, a Redis cluster, state objects, graph factories and
-# cron schedules.
+# cron schedules and the MCP endpoint (read by the mcp package's own client).
 LOWEST_VENV := .venv-lowest
 LOWEST_BIN := $(LOWEST_VENV)/bin
 LOWEST_TESTS := tests/test_api.py tests/test_wire.py tests/test_runs.py tests/test_resume.py \
   tests/test_threads.py tests/test_checkpointers.py tests/test_langgraph_sdk.py \
   tests/test_hostile.py tests/test_cluster.py tests/test_state_objects.py tests/test_graph_loading.py \
-  tests/test_cron_schedule.py
+  tests/test_cron_schedule.py tests/test_langgraph_mcp.py
 # The names of the direct dependencies (and test-core's), as one pattern for grep.
 DIRECT_DEPS = $(shell $(PYTHON) -c 'import re, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("|".join(re.match(r"[A-Za-z0-9._-]+", d)[0] for d in p["dependencies"] + p["optional-dependencies"]["test-core"]))')
 

@@ -22,6 +22,7 @@ from app.dialects.langgraph import create_langgraph_app
 from app.dialects.langgraph import crons as langgraph_crons
 from app.dialects.langgraph import webhook as langgraph_webhook
 from app.dialects.langgraph.app import PREFIX as LANGGRAPH_PREFIX
+from app.dialects.langgraph.mcp import serving as serving_mcp
 from app.errors import HANDLERS
 from app.graph_store import open_graph_store
 from app.graphs import describe_graph, open_graph
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 name="crons",
             )
             stack.callback(schedule.cancel)
+            langgraph.state.mcp = await stack.enter_async_context(serving_mcp(resolved))
             watch = asyncio.create_task(
                 watch_loop(metrics.loop_lag, metrics.gc_pauses), name="loop-watch"
             )

@@ -19,7 +19,6 @@ from typing import Any
 ABSENT_BECAUSE = {
     "/a2a/": "the A2A protocol: not done",
     "/docs": "LangGraph's API reference page: the gateway serves /langgraph/openapi.json",
-    "/mcp/": "MCP: not done",
     "/metrics": "the gateway's metrics are at /metrics (Prometheus), outside /langgraph",
     "/threads/{}/storage": "not done",
     "/threads/{}/stream": "the thread's join stream: not done",

@@ -47,7 +47,7 @@ class Ok(BaseModel):
     services: dict[str, str]
 
 
-def _version() -> str:
+def gateway_version() -> str:
     try:
         return version(PACKAGE)
     except PackageNotFoundError:  # run from a source tree that was never installed
@@ -58,7 +58,7 @@ def _version() -> str:
 def info() -> Info:
     # Assistants can be made and versioned here, crons kept; no LangSmith.
     return Info(
-        version=_version(),
+        version=gateway_version(),
         langgraph_py_version=langgraph.version.__version__,
         flags=Flags(
             assistants=True,
