@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+GRAPH ?=
 STAMP := $(VENV)/.installed
 
 # Debian packages the test suite drives for real: a headless browser for the page tests, a
@@ -32,8 +33,9 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 
 install-bench: $(BENCH_STAMP)
 
+# `make run GRAPH=path/to/langgraph.json` (or GRAPH=package.module:attr) serves your own.
 run: install
-	$(BIN)/python -m app serve --host $(HOST) --port $(PORT)
+	$(BIN)/python -m app serve $(GRAPH) --host $(HOST) --port $(PORT)
 
 system-deps:
 	@missing=""; for cmd in $(SYSTEM_COMMANDS); do \

@@ -1,4 +1,5 @@
-"""`python -m app serve [package.module:attr] [--host H] [--port P] [--workers N] [--loop L]`."""
+"""`python -m app serve [package.module:attr | langgraph.json] [--host H] [--port P]
+[--workers N] [--loop L]`."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pydantic import ValidationError
 from app.auth import AuthConfigError, authenticator
 from app.checkpointers import CheckpointerConfigError, check_checkpointer, open_checkpointing
 from app.graph_store import GraphStoreConfigError, check_graph_store, open_graph_store
-from app.graphs import GraphLoadError, open_graph
+from app.graphs import GraphLoadError, open_graphs
 from app.logs import configure as configure_logging
 from app.main import create_app
 from app.server import protocol_for
@@ -45,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve a graph over SSE")
     serve.add_argument(
-        "graph", nargs="?", help="package.module:attr (default: GATEWAY_GRAPH, else the demo graph)"
+        "graph",
+        nargs="?",
+        help="package.module:attr, or a LangGraph project's langgraph.json (default: "
+        "GATEWAY_GRAPH, else the demo graph)",
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -111,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _check_services(settings: Settings) -> None:
-    graph, _ = await open_graph(settings.graph)
+    served = await open_graphs(settings.graph)
+    graph = served.graphs[served.default].graph
     check_checkpointer(settings)
     check_graph_store(settings)
     store = open_store(settings)

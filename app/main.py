@@ -25,7 +25,7 @@ from app.dialects.langgraph.app import PREFIX as LANGGRAPH_PREFIX
 from app.dialects.langgraph.mcp import serving as serving_mcp
 from app.errors import HANDLERS
 from app.graph_store import open_graph_store
-from app.graphs import describe_graph, open_graph
+from app.graphs import describe_graph, open_graphs
 from app.logs import configure as configure_logging
 from app.loop_watch import settle_startup_objects, watch_loop
 from app.metrics import Metrics
@@ -64,7 +64,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(resolved.log_format)
         auth = authenticator(resolved)
         metrics = Metrics()
-        graph, factory = await open_graph(resolved.graph)
+        served = await open_graphs(resolved.graph)
+        graph = served.graphs[served.default].graph
+        if served.project is not None:
+            logger.info("serving %s: graphs %s", served.project.path, ", ".join(served.graphs))
+            if served.project.not_honoured:
+                logger.warning(
+                    "%s: not honoured here: %s",
+                    served.project.path.name,
+                    "; ".join(served.project.not_honoured),
+                )
         async with contextlib.AsyncExitStack() as stack:
             remembering = await stack.enter_async_context(open_graph_store(graph, resolved))
             logger.info("graph store: %s", remembering.description)
@@ -75,10 +84,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store = open_store(resolved)
             store.instrument(metrics.store_retries.inc, metrics.store_errors.inc)
             stack.push_async_callback(store.close)
-            webhooks = Webhooks(
-                resolved.webhook_allow_list(), langgraph_webhook.payload_for(checkpointing.graph)
+            graphs = served.sharing(remembering.store, checkpointing.saver).graphs
+            manager = RunManager(checkpointing, store, resolved, metrics, graphs)
+            manager.webhooks = Webhooks(
+                resolved.webhook_allow_list(), langgraph_webhook.payload_for(manager.graph_for)
             )
-            manager = RunManager(checkpointing, store, resolved, metrics, factory, webhooks)
             await manager.open()
             stack.push_async_callback(manager.close)
             stack.enter_context(drain_on_sigterm(manager.drain))
@@ -92,12 +102,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 state.access = access
                 state.metrics = metrics
                 state.graph_store = remembering.store
-            app.state.graph_description = describe_graph(graph)
-            langgraph.state.graph_id = graph.get_name()
+            app.state.graph_descriptions = {
+                graph_id: {**describe_graph(s.graph), "name": graph_id}
+                for graph_id, s in graphs.items()
+            }
+            langgraph.state.graph_id = manager.default_graph
             langgraph.state.started_at = iso_now()
-            langgraph.state.assistants = Assistants(
-                store, [graph.get_name()], langgraph.state.started_at
-            )
+            langgraph.state.assistants = Assistants(store, list(graphs), langgraph.state.started_at)
             langgraph.state.crons = Crons(store)
             schedule = asyncio.create_task(
                 keep_schedule(

@@ -135,6 +135,9 @@ class RunRequest(BaseModel):
     # LangGraph's: when each step's checkpoint is written (sync: before the next step starts,
     # async: while it runs, exit: only at the end), so where a later attempt can continue.
     durability: Literal["sync", "async", "exit"] | None = None
+    # Which graph runs, when the gateway serves several (a langgraph.json's); the default one
+    # (the first) otherwise. A thread's runs are all its graph's.
+    graph: str | None = Field(None, max_length=200)
 
     @model_validator(mode="after")
     def _input_or_command(self) -> RunRequest:
@@ -158,6 +161,11 @@ class RunRequest(BaseModel):
                 "thread_id_mismatch",
                 f"the body's thread_id {self.thread_id!r} is not the thread {thread_id!r}",
             )
+        if self.graph is not None:
+            config = {
+                **config,
+                "configurable": {**config.get("configurable", {}), "graph_id": self.graph},
+            }
         return RunSpec(
             input=self.input,
             command=self.command.given() if self.command is not None else None,

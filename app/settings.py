@@ -20,7 +20,10 @@ class DisconnectPolicy(StrEnum):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
-    graph: str = Field(DEMO_GRAPH, description="package.module:attr of the graph to serve")
+    graph: str = Field(
+        DEMO_GRAPH,
+        description="package.module:attr of the graph to serve, or a langgraph.json (its graphs)",
+    )
     heartbeat_seconds: float = Field(15, gt=0)
     retry_ms: int = Field(2000, ge=0)
     on_disconnect: DisconnectPolicy = DisconnectPolicy.CONTINUE

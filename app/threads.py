@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from langgraph.errors import InvalidUpdateError
+from langgraph.pregel import Pregel
 
 from app.errors import ApiError
 from app.payload import dumps
@@ -60,6 +61,23 @@ class Threads:
 
     def scoped(self, principal: str | None) -> Threads:
         return Threads(self.manager, principal)
+
+    def _graph(self, thread: ThreadRecord) -> Pregel:
+        """The graph the thread's state is read with: the one it ran (a thread is one
+        graph's; one that names none is the default graph's)."""
+        return self.manager.graph_for(thread.metadata.get("graph_id"))
+
+    def _graph_of(self, spec: RunSpec) -> str:
+        """The graph a run names (its config's `graph_id`), which must be served here."""
+        graph_id = spec.config.get("configurable", {}).get("graph_id")
+        if graph_id is None:
+            return self.manager.default_graph
+        if graph_id not in self.manager.graphs:
+            served = ", ".join(self.manager.graphs)
+            raise ApiError(
+                422, "unknown_graph", f"graph {graph_id!r} is not served here (served: {served})"
+            )
+        return str(graph_id)
 
     def _require_checkpointer(self) -> None:
         if not self.checkpointing.enabled:
@@ -110,7 +128,9 @@ class Threads:
                 by_task.setdefault(task_id, []).append((channel, value))
             for task_id, writes in by_task.items():
                 await saver.aput_writes(written, writes, task_id)
-        snapshot = await self.manager.graph.aget_state(self._config(copy.thread_id), subgraphs=True)
+        snapshot = await self._graph(source).aget_state(
+            self._config(copy.thread_id), subgraphs=True
+        )
         pending = pending_interrupts(snapshot)
         if pending:
             await self.store.reset_thread(
@@ -147,7 +167,7 @@ class Threads:
             return found
         held = []
         for thread in found:
-            snapshot = await self.manager.graph.aget_state(self._config(thread.thread_id))
+            snapshot = await self._graph(thread).aget_state(self._config(thread.thread_id))
             state = orjson.loads(dumps(snapshot.values or {}))
             if contains(state, values):
                 held.append(thread)
@@ -157,9 +177,9 @@ class Threads:
         self, thread_id: str, *, subgraphs: bool = False, checkpoint: dict[str, Any] | None = None
     ) -> Any:
         """The thread's StateSnapshot (at `checkpoint`, else the latest) from the graph."""
-        await self.get(thread_id)
+        thread = await self.get(thread_id)
         config = self._config(thread_id, checkpoint)
-        return await self.manager.graph.aget_state(config, subgraphs=subgraphs)
+        return await self._graph(thread).aget_state(config, subgraphs=subgraphs)
 
     async def snapshots(
         self,
@@ -173,8 +193,8 @@ class Threads:
         """Earlier StateSnapshots, newest first."""
         if not 1 <= limit <= MAX_HISTORY:
             raise ApiError(422, "invalid_limit", f"limit must be 1 to {MAX_HISTORY}")
-        await self.get(thread_id)
-        states = self.manager.graph.aget_state_history(
+        thread = await self.get(thread_id)
+        states = self._graph(thread).aget_state_history(
             self._config(thread_id, checkpoint),
             limit=limit,
             before=self._config(thread_id, before) if before else None,
@@ -196,7 +216,7 @@ class Threads:
         thread = await self.get(thread_id)
         if thread.active_run is not None or thread.queued:
             raise thread_busy(ThreadBusy(thread_id, thread.active_run, len(thread.queued)))
-        graph = self.manager.graph
+        graph = self._graph(thread)
         try:
             written = await graph.aupdate_state(
                 self._config(thread_id, checkpoint), values, as_node=as_node
@@ -252,15 +272,15 @@ class Threads:
         return {**record.public(), "values": state["values"], "interrupts": record.interrupts}
 
     async def state(self, thread_id: str) -> dict[str, Any]:
-        await self.get(thread_id)
-        snapshot = await self.manager.graph.aget_state(self._config(thread_id))
+        thread = await self.get(thread_id)
+        snapshot = await self._graph(thread).aget_state(self._config(thread_id))
         return state_view(snapshot)
 
     async def history(self, thread_id: str, limit: int) -> list[dict[str, Any]]:
         if not 1 <= limit <= MAX_HISTORY:
             raise ApiError(422, "invalid_limit", f"?limit must be 1 to {MAX_HISTORY}")
-        await self.get(thread_id)
-        states = self.manager.graph.aget_state_history(self._config(thread_id), limit=limit)
+        thread = await self.get(thread_id)
+        states = self._graph(thread).aget_state_history(self._config(thread_id), limit=limit)
         return [state_view(snapshot) async for snapshot in states]
 
     async def runs(self, thread_id: str) -> list[dict[str, Any]]:
@@ -283,6 +303,7 @@ class Threads:
         """Start a run: on its thread when it names one (created first if asked), else on a
         thread of its own when there is a checkpointer, else on none."""
         spec = dataclasses.replace(spec, principal=self.principal)
+        graph_id = self._graph_of(spec)
         if spec.thread_id is None and self.checkpointing.enabled:
             # LangGraph's own way to name a thread: the same as naming it here.
             named = spec.config.get("configurable", {}).get("thread_id")
@@ -298,6 +319,7 @@ class Threads:
                 raise thread_not_found(spec.thread_id)
             elif spec.command is not None and "resume" in spec.command:
                 _check_resume(thread, spec)
+            await self._belongs(thread, spec.thread_id, graph_id)
         elif spec.command is not None:
             raise ApiError(
                 400,
@@ -310,6 +332,31 @@ class Threads:
             raise thread_busy(exc) from exc
         except ThreadMissing as exc:
             raise thread_not_found(str(exc)) from exc
+
+    async def _belongs(self, thread: ThreadRecord | None, thread_id: str, graph_id: str) -> None:
+        """A thread is the graph's it first ran (its checkpoints are that graph's state):
+        a run of another graph on it is refused. A fresh thread is marked with a graph other
+        than the default one before its first run, so that it is read with that graph."""
+        owner = thread.metadata.get("graph_id") if thread is not None else None
+        if owner is not None:
+            if owner != graph_id:
+                raise ApiError(
+                    409,
+                    "thread_of_another_graph",
+                    f"thread {thread_id!r} runs graph {owner!r}: run {graph_id!r} on a thread "
+                    "of its own",
+                )
+            return
+        if graph_id == self.manager.default_graph:
+            return
+        if thread is not None and (thread.active_run or await self.store.thread_runs(thread_id)):
+            raise ApiError(
+                409,
+                "thread_of_another_graph",
+                f"thread {thread_id!r} runs graph {self.manager.default_graph!r}: run "
+                f"{graph_id!r} on a thread of its own",
+            )
+        await self.store.update_thread(thread_id, {"graph_id": graph_id}, iso_now())
 
     @staticmethod
     def _config(thread_id: str, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:

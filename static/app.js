@@ -18,6 +18,7 @@ const RETRY_MS = 1000;
 const $ = (id) => document.getElementById(id);
 
 const view = {
+  graph: null, // the graph new runs are of, when the gateway serves several
   runId: null,
   threadId: null,
   threadsEnabled: true,
@@ -522,6 +523,9 @@ async function loadThread(threadId) {
 }
 
 function renderThread(thread, runs) {
+  // A thread is one graph's: show that one.
+  const graphId = thread.metadata && thread.metadata.graph_id;
+  if (view.graph && graphId && graphId !== view.graph) pickGraph(graphId);
   $("thread-id").textContent = thread.thread_id;
   $("thread-status").textContent = thread.status;
   $("thread-status").dataset.status = thread.status;
@@ -677,7 +681,7 @@ async function start() {
       else if (made.ok) threadId = made.body.thread_id;
     }
     const url = threadId ? `/threads/${enc(threadId)}/runs` : "/runs";
-    const { ok, status, body } = await postJSON(url, { input });
+    const { ok, status, body } = await postJSON(url, view.graph ? { input, graph: view.graph } : { input });
     if (!ok) {
       $("input-error").textContent = body.message || `HTTP ${status}`;
       $("input-error").hidden = false;
@@ -699,6 +703,40 @@ async function cancel() {
   if (!view.runId) return;
   try {
     await api(`/runs/${encodeURIComponent(view.runId)}/cancel`, { method: "POST" });
+  } catch (error) {
+    showRunError(unreachable(error));
+  }
+}
+
+// ---------- several graphs (a langgraph.json's) ----------
+
+async function offerGraphs() {
+  let listed;
+  try {
+    listed = await api("/graphs");
+  } catch (error) {
+    showRunError(unreachable(error));
+    return;
+  }
+  if (!listed.ok || listed.body.length < 2) return;
+  const pick = $("graph-pick");
+  pick.replaceChildren(...listed.body.map((id) => el("option", { value: id }, id)));
+  view.graph = listed.body[0];
+  $("graph-choice").hidden = false;
+  pick.addEventListener("change", async () => {
+    await pickGraph(pick.value);
+    // The thread shown is the other graph's: new runs go on a new thread.
+    clearThread();
+    setAddress(null, null);
+  });
+}
+
+async function pickGraph(graphId) {
+  view.graph = graphId;
+  $("graph-pick").value = graphId;
+  try {
+    const response = await api(`/graph?name=${enc(graphId)}`);
+    if (response.ok) drawGraph(response.body);
   } catch (error) {
     showRunError(unreachable(error));
   }
@@ -736,6 +774,7 @@ async function main() {
     return;
   }
   drawGraph(response.body);
+  await offerGraphs();
   await show(fromLocation());
   document.body.dataset.ready = "true";
 }

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT, Server
+from conftest import ROOT, TESTS, Server, Spawn
 from playwright.sync_api import Browser, Page, Route, expect
 from proxy import CuttableProxy
 
@@ -445,3 +445,25 @@ def test_with_auth_on_the_page_asks_for_a_key_and_streams_with_a_token(
         page.reload()
         expect(page.locator("body")).to_have_attribute("data-ready", "true")
         expect(page.locator("#auth")).to_be_hidden()
+
+
+def test_a_project_s_graphs_are_offered_and_each_thread_shows_its_own(
+    page: Page, spawn: Spawn
+) -> None:
+    project = spawn(str(TESTS / "data" / "project" / "langgraph.json"))
+    open_page(page, project.url)
+    expect(page.locator("#graph-pick option")).to_have_text(["greeter", "counter"])
+    expect(page.locator("#graph-name")).to_have_text("· greeter")
+    page.select_option("#graph-pick", "counter")
+    expect(page.locator("#graph-name")).to_have_text("· counter")
+    expect(page.locator('#graph [data-node="step"]')).to_have_count(1)
+    run_id = start(page)
+    wait_run_status(page, "success")
+    thread_id = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)["thread"][0]
+    assert httpx.get(f"{project.url}/runs/{run_id}", timeout=5).json()["status"] == "success"
+    state = httpx.get(f"{project.url}/threads/{thread_id}/state", timeout=5).json()
+    assert state["values"] == {"count": 1}
+    # Opened afresh on that thread, the page shows the thread's graph, not the default one.
+    open_page(page, project.url, f"?thread={thread_id}")
+    expect(page.locator("#graph-name")).to_have_text("· counter")
+    expect(page.locator("#graph-pick")).to_have_value("counter")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from app.api.deps import Caller
 from app.api.schemas import GraphView, Health, errors
-from app.errors import JSONBody
+from app.errors import ApiError, JSONBody
 from app.requests import JSONRoute
 
 STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
@@ -34,6 +35,20 @@ async def readyz(request: Request) -> JSONBody:
     return JSONBody({"status": "ok"})
 
 
-@router.get("/graph", response_model=GraphView, responses=errors(401))
-async def graph(request: Request, caller: Caller) -> JSONBody:
-    return JSONBody(request.app.state.graph_description)
+@router.get("/graph", response_model=GraphView, responses=errors(401, 404))
+async def graph(request: Request, caller: Caller, name: str | None = None) -> JSONBody:
+    """The graph `name` (by default, the first one served)."""
+    described: dict[str, Any] = request.app.state.graph_descriptions
+    found = described.get(name) if name is not None else next(iter(described.values()))
+    if found is None:
+        served = ", ".join(described)
+        raise ApiError(
+            404, "graph_not_found", f"no graph {name!r} is served here (served: {served})"
+        )
+    return JSONBody(found)
+
+
+@router.get("/graphs", response_model=list[str], responses=errors(401))
+async def graphs(request: Request, caller: Caller) -> JSONBody:
+    """The ids of the graphs served, the default one first."""
+    return JSONBody(list(request.app.state.graph_descriptions))

@@ -103,7 +103,8 @@ class Driving:
                         # A cancel that lands inside the Redis client's own timeout handling
                         # can be swallowed there (redis-py on asyncio.timeout); honour it here.
                         raise asyncio.CancelledError
-            paused = await self._paused(thread_id) if thread_id is not None else None
+            reading = self.graph_for(config.get("configurable", {}).get("graph_id"))
+            paused = await self._paused(thread_id, reading) if thread_id is not None else None
             if paused is not None:
                 status = RunStatus.INTERRUPTED
                 tail = translator.interrupt(paused)
@@ -176,11 +177,12 @@ class Driving:
 
     @contextlib.asynccontextmanager
     async def _graph_for_run(self, config: dict[str, Any], context: Any) -> AsyncIterator[Pregel]:
-        if self.factory is None:
-            yield self.graph
+        served = self.served(config.get("configurable", {}).get("graph_id"))
+        if served.factory is None:
+            yield served.graph
             return
-        store = self.graph.store
-        built = self.factory.built(config, for_run=True, store=store, context=context)
+        store = served.graph.store
+        built = served.factory.built(config, for_run=True, store=store, context=context)
         async with built as graph:
             update: dict[str, Any] = {}
             if self.checkpointing.saver is not None:
@@ -207,7 +209,13 @@ class Driving:
         # Always set: a client's own metadata must not name another owner.
         return {**config, "metadata": {**config.get("metadata", {}), PRINCIPAL_KEY: principal}}
 
-    async def _paused(self, thread_id: str) -> list[PendingInterrupt] | None:
-        """What the thread waits on when its graph has paused; None when it has not."""
-        snapshot = await self.graph.aget_state(self._config({}, thread_id), subgraphs=True)
+    async def _paused(
+        self, thread_id: str, graph: Pregel | None = None
+    ) -> list[PendingInterrupt] | None:
+        """What the thread waits on when its graph (`graph`, else the one its record names)
+        has paused; None when it has not."""
+        if graph is None:
+            thread = await self.store.get_thread(thread_id)
+            graph = self.graph_for(thread.metadata.get("graph_id") if thread else None)
+        snapshot = await graph.aget_state(self._config({}, thread_id), subgraphs=True)
         return pending_interrupts(snapshot)

@@ -8,9 +8,11 @@ import logging
 import uuid
 from typing import Any
 
+from langgraph.pregel import Pregel
+
 from app.checkpointers import Checkpointing
 from app.events import RunStatus
-from app.graphs.factory import GraphFactory
+from app.graphs import ServedGraph
 from app.metrics import Metrics
 from app.runs.driving import Driving
 from app.runs.liveness import Liveness
@@ -43,13 +45,15 @@ class RunManager(Driving, ThreadTurns, Readers, Liveness, Takeover):
         store: EventStore,
         settings: Settings,
         metrics: Metrics | None = None,
-        factory: GraphFactory | None = None,
+        graphs: dict[str, ServedGraph] | None = None,
         webhooks: Webhooks | None = None,
     ) -> None:
         self.checkpointing = checkpointing
-        # What threads are read with; each run's own comes from the factory when there is one.
+        # What threads are read with, by graph id (the first, the default); each run's own
+        # graph comes from its graph's factory when there is one.
         self.graph = checkpointing.graph
-        self.factory = factory
+        self.graphs = graphs or {checkpointing.graph.get_name(): ServedGraph(self.graph)}
+        self.default_graph = next(iter(self.graphs))
         self.store = store
         self.settings = settings
         self.metrics = metrics or Metrics()
@@ -61,6 +65,13 @@ class RunManager(Driving, ThreadTurns, Readers, Liveness, Takeover):
         self._chores: set[asyncio.Task[Any]] = set()
         self.thread_bell = ThreadBell()
         self.draining = False
+
+    def served(self, graph_id: str | None) -> ServedGraph:
+        """The graph of that id; the default one for none (or one no longer served)."""
+        return self.graphs.get(graph_id or self.default_graph) or self.graphs[self.default_graph]
+
+    def graph_for(self, graph_id: str | None) -> Pregel:
+        return self.served(graph_id).graph
 
     @property
     def active_runs(self) -> int:
@@ -94,9 +105,17 @@ class RunManager(Driving, ThreadTurns, Readers, Liveness, Takeover):
         created_at = iso_now()
         if thread_id is None and self.checkpointing.enabled:
             thread_id = uuid.uuid4().hex
+            # (Its graph named, as on every thread, when it is not the default one.)
+            graph_id = spec.config.get("configurable", {}).get("graph_id")
+            named = {"graph_id": graph_id} if graph_id not in (None, self.default_graph) else {}
             await self.store.create_thread(
                 ThreadRecord(
-                    thread_id, created_at, created_at, implicit=True, principal=spec.principal
+                    thread_id,
+                    created_at,
+                    created_at,
+                    named,
+                    implicit=True,
+                    principal=spec.principal,
                 )
             )
         record = RunRecord(

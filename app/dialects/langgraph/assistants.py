@@ -7,6 +7,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
+from langgraph.pregel import Pregel
 from pydantic import BaseModel
 from starlette.requests import HTTPConnection
 
@@ -102,10 +103,16 @@ async def set_latest(request: Request, assistant_id: str, query: body.AssistantL
     return JSONBody(await assistants_of(request).set_latest(assistant_id, query.version))
 
 
+async def _graph(request: Request, assistant_id: str) -> Pregel:
+    """The graph the assistant runs."""
+    assistant = await assistants_of(request).get(assistant_id)
+    return request.app.state.manager.graph_for(assistant["graph_id"])  # type: ignore[no-any-return]
+
+
 async def get_graph(request: Request, assistant_id: str, xray: str = "false") -> JSONBody:
-    await assistants_of(request).get(assistant_id)
+    graph = await _graph(request, assistant_id)
     depth: bool | int = int(xray) if xray.isdigit() else xray.lower() in ("true", "yes", "1")
-    drawn = request.app.state.manager.graph.get_graph(xray=depth).to_json()
+    drawn = graph.get_graph(xray=depth).to_json()
     for node in drawn["nodes"]:
         if isinstance(node.get("data"), dict):
             node["data"].pop("id", None)
@@ -114,7 +121,7 @@ async def get_graph(request: Request, assistant_id: str, xray: str = "false") ->
 
 async def get_schemas(request: Request, assistant_id: str) -> JSONBody:
     assistant = await assistants_of(request).get(assistant_id)
-    graph = request.app.state.manager.graph
+    graph = request.app.state.manager.graph_for(assistant["graph_id"])
     return JSONBody({"graph_id": assistant["graph_id"], **assistant_schemas(graph)})
 
 
@@ -122,8 +129,7 @@ async def get_subgraphs(
     request: Request, assistant_id: str, namespace: str | None = None, recurse: bool = False
 ) -> JSONBody:
     """The schemas of the graph's subgraphs, by namespace (`|`-separated below the top)."""
-    await assistants_of(request).get(assistant_id)
-    graph = request.app.state.manager.graph
+    graph = await _graph(request, assistant_id)
     found = {
         name: assistant_schemas(subgraph)
         async for name, subgraph in graph.aget_subgraphs(namespace=namespace, recurse=recurse)

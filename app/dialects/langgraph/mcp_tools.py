@@ -104,11 +104,16 @@ async def list_tools(
     cursor = params.cursor if params is not None else None
     offset = int(cursor) if cursor and cursor.isdigit() else 0
     found = await assistants_of(request).search()
-    schema = assistant_schemas(request.app.state.manager.graph)["input_schema"]
-    if schema is None:  # (LangGraph's server leaves out a graph it cannot describe)
-        return types.ListToolsResult(tools=[])
+    manager = request.app.state.manager
+    schemas = {
+        graph_id: assistant_schemas(served.graph)["input_schema"]
+        for graph_id, served in manager.graphs.items()
+    }
     tools: dict[str, types.Tool] = {}
     for assistant in found[offset : offset + PAGE]:
+        schema = schemas.get(assistant["graph_id"])
+        if schema is None:  # (LangGraph's server leaves out a graph it cannot describe)
+            continue
         name = tool_name(assistant["name"])
         if name in tools:
             logger.warning("MCP: assistant %r is not listed: %r is taken", assistant["name"], name)

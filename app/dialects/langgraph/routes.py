@@ -56,10 +56,6 @@ Manager = Annotated[RunManager, Depends(_manager)]
 ThreadsDep = Annotated[Threads, Depends(_threads)]
 
 
-def _graph_id(request: HTTPConnection) -> str:
-    return request.app.state.graph_id  # type: ignore[no-any-return]
-
-
 def _flag(value: str | None) -> bool:
     return (value or "").lower() in ("true", "yes", "1")
 
@@ -270,7 +266,7 @@ async def launch(
     if thread_id is not None:
         # LangGraph's server marks a thread with the graph its first run used.
         thread = await threads.get(thread_id)
-        if "graph_id" not in thread.metadata:
+        if "assistant_id" not in thread.metadata:
             ids = {"graph_id": graph_id, "assistant_id": assistant["assistant_id"]}
             await threads.update(thread_id, ids)
     return record

@@ -3,6 +3,7 @@ is created, and when it ends the payload that server posts (app.webhooks deliver
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from langgraph.pregel import Pregel
@@ -23,10 +24,10 @@ def check(settings: Settings, url: str | None) -> None:
         raise ApiError(422, "webhook_refused", reason)
 
 
-def payload_for(graph: Pregel) -> Payload:
-    """LangGraph's webhook payload, read with `graph` (the one threads are read with): the run
-    as its routes show it, its final status, when it ran, its thread's values as its last
-    checkpoint left them, and its error."""
+def payload_for(graph_for: Callable[[str | None], Pregel]) -> Payload:
+    """LangGraph's webhook payload, read with the run's graph (`graph_for` its id: the graph
+    its threads are read with): the run as its routes show it, its final status, when it ran,
+    its thread's values as its last checkpoint left them, and its error."""
 
     async def payload(ended: RunEnded) -> dict[str, Any]:
         record = ended.record
@@ -34,7 +35,7 @@ def payload_for(graph: Pregel) -> Payload:
         body.update(
             run_started_at=ended.started_at,
             run_ended_at=record.ended_at,
-            values=await _values(graph, ended),
+            values=await _values(graph_for(record.meta.get("metadata", {}).get("graph_id")), ended),
         )
         if ended.error is not None:
             body["error"] = views.error(ended.error)
