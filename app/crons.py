@@ -157,6 +157,7 @@ class Crons:
         self,
         *,
         assistant_id: str,
+        graph_id: str,
         thread_id: str | None,
         schedule: str,
         timezone: str | None,
@@ -175,6 +176,7 @@ class Crons:
         record = {
             "cron_id": cron_id,
             "assistant_id": assistant_id,
+            "graph_id": graph_id,  # (whose gateways fire it)
             "thread_id": thread_id,
             "user_id": self.principal,
             "end_time": end_time,
@@ -240,8 +242,11 @@ class Crons:
 
     # --- the schedule -------------------------------------------------------------------------
 
-    async def claim_due(self, now: dt.datetime) -> tuple[list[dict[str, Any]], dt.datetime | None]:
-        """The crons whose tick has come, each claimed for this process alone: its
+    async def claim_due(
+        self, now: dt.datetime, graph_ids: list[str]
+    ) -> tuple[list[dict[str, Any]], dt.datetime | None]:
+        """The crons of the graphs served here (`graph_ids`: gateways serving other graphs
+        may share the store) whose tick has come, each claimed for this process alone: its
         `next_run_date` moved past `now`. Each comes with `tick`, the time it was due, and its
         `principal`. And the
         next time a tick comes, if any cron is waiting for one."""
@@ -249,7 +254,7 @@ class Crons:
         for record in await self.store.list_records(KIND):
             due = record["next_run_date"]
             ended = record["end_time"] is not None and _moment(record["end_time"]) < now
-            if not record["enabled"] or ended:
+            if not record["enabled"] or ended or record.get("graph_id") not in graph_ids:
                 continue
             if _moment(due) > now:
                 upcoming.append(_moment(due))
@@ -267,7 +272,11 @@ class Crons:
 
 
 async def keep_schedule(
-    crons: Crons, fire: Fire, poll_seconds: float, paused: Callable[[], bool]
+    crons: Crons,
+    fire: Fire,
+    poll_seconds: float,
+    paused: Callable[[], bool],
+    graph_ids: list[str],
 ) -> None:
     """Fire every cron whose tick comes, until cancelled. It looks every `poll_seconds` (for
     crons other processes made or changed), and wakes for the next tick it knows of. Nothing
@@ -276,7 +285,7 @@ async def keep_schedule(
         wait = poll_seconds
         try:
             if not paused():
-                claimed, upcoming = await crons.claim_due(dt.datetime.now(dt.UTC))
+                claimed, upcoming = await crons.claim_due(dt.datetime.now(dt.UTC), graph_ids)
                 for cron in claimed:
                     await _fire(fire, cron)
                 if upcoming is not None:

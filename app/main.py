@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     functools.partial(langgraph_crons.fire, langgraph.state),
                     resolved.cron_poll_seconds,
                     paused=lambda: manager.draining,
+                    graph_ids=list(graphs),
                 ),
                 name="crons",
             )

@@ -232,6 +232,34 @@ class Threads:
         await self.store.reset_thread(thread_id, status, interrupt_list(pending or []), iso_now())
         return written  # type: ignore[no-any-return]
 
+    async def roll_back(self, thread_id: str, run_id: str) -> None:
+        """The thread's state as it was before the run (which has ended) began: a checkpoint
+        copied from the one before the run's first, so the run's own stay in the history, as
+        a branch left behind. Refused while a run holds the thread."""
+        thread = await self.get(thread_id)
+        graph = self._graph(thread)
+        written = graph.aget_state_history(self._config(thread_id), filter={"run_id": run_id})
+        first = None
+        async for snapshot in written:  # (newest first)
+            first = snapshot
+        if first is None:
+            return  # it wrote nothing
+        if thread.active_run is not None or thread.queued:
+            raise thread_busy(ThreadBusy(thread_id, thread.active_run, len(thread.queued)))
+        if first.parent_config is None:
+            # It began the thread: before it, there was no state at all.
+            saver = self.checkpointing.saver
+            assert saver is not None
+            await saver.adelete_thread(thread_id)
+            await self.store.reset_thread(thread_id, ThreadStatus.IDLE, [], iso_now())
+            return
+        await graph.aupdate_state(first.parent_config, None)
+        pending = pending_interrupts(
+            await graph.aget_state(self._config(thread_id), subgraphs=True)
+        )
+        status = ThreadStatus.IDLE if pending is None else ThreadStatus.INTERRUPTED
+        await self.store.reset_thread(thread_id, status, interrupt_list(pending or []), iso_now())
+
     async def get(self, thread_id: str) -> ThreadRecord:
         record = await self._find(thread_id)
         if record is None:

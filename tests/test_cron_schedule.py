@@ -44,6 +44,7 @@ async def test_a_due_tick_is_claimed_once_and_the_next_one_is_told() -> None:
     made = [
         await crons.create(
             assistant_id="a",
+            graph_id="g",
             thread_id=None,
             schedule="* * * * * *",
             timezone=None,
@@ -57,10 +58,12 @@ async def test_a_due_tick_is_claimed_once_and_the_next_one_is_told() -> None:
     ]
     later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
     schedulers = [Crons(store) for _ in range(4)]
-    claims = await asyncio.gather(*(s.claim_due(later) for s in schedulers))
+    claims = await asyncio.gather(*(s.claim_due(later, ["g"]) for s in schedulers))
     claimed = [cron for found, _ in claims for cron in found]
     assert sorted(c["cron_id"] for c in claimed) == sorted(c["cron_id"] for c in made)
     assert {c["principal"] for c in claimed} == {"ann"}
     # The next tick is after `later`: no scheduler claims them again until it comes.
-    again, upcoming = await schedulers[0].claim_due(later)
+    again, upcoming = await schedulers[0].claim_due(later, ["g"])
+    # A gateway serving other graphs over the same store claims none of them.
+    assert (await schedulers[1].claim_due(later + dt.timedelta(seconds=5), ["other"]))[0] == []
     assert again == [] and upcoming is not None and upcoming > later

@@ -256,6 +256,8 @@ async def test_three_processes_fire_each_tick_once_and_a_restart_misses_none(
         "cron_poll_seconds": 0.2,
     }
     processes = [spawn("assistant_graphs:echo", **shared) for _ in range(3)]
+    # A gateway serving another graph over the same Redis fires none of these crons.
+    spawn(**shared)
     on_a = get_client(url=f"{processes[0].url}/langgraph", timeout=30)
     try:
         thread = await on_a.threads.create()
@@ -264,7 +266,7 @@ async def test_three_processes_fire_each_tick_once_and_a_restart_misses_none(
             thread_id, "echo", schedule=EVERY_SECOND, input={}
         )
         await runs_of(on_a, thread_id, at_least=4)
-        # Every process down across ticks; then one back.
+        # Every process of the graph down across ticks (the other one still up); then one back.
         for process in processes:
             process.stop()
         await asyncio.sleep(2.5)

@@ -36,6 +36,7 @@ async def _create(request: Request, query: body.CronCreate, thread_id: str | Non
         await threads.get(thread_id)
     created = await (await _crons(request)).create(
         assistant_id=assistant["assistant_id"],
+        graph_id=assistant["graph_id"],
         thread_id=thread_id,
         schedule=query.schedule,
         timezone=query.timezone,

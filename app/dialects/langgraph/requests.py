@@ -96,16 +96,6 @@ class RunCreate(Lenient):
             )
         return value
 
-    @field_validator("multitask_strategy")
-    @classmethod
-    def _no_rollback(cls, value: str) -> str:
-        if value == "rollback":
-            raise ValueError(
-                "multitask_strategy 'rollback' is not supported here; 'interrupt' cancels the "
-                "active run and keeps its checkpoints"
-            )
-        return value
-
     def modes(self) -> list[str]:
         """The stream modes asked for, in order; LangGraph's default is values."""
         modes = [self.stream_mode] if isinstance(self.stream_mode, str) else self.stream_mode

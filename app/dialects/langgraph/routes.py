@@ -17,8 +17,8 @@ from starlette.requests import HTTPConnection
 from app.assistants import merged
 from app.auth import Access
 from app.dialects.langgraph import requests as body
+from app.dialects.langgraph import rollback, streams, views, webhook
 from app.dialects.langgraph import schemas as S
-from app.dialects.langgraph import streams, views, webhook
 from app.dialects.langgraph.assistants import assistants_of
 from app.errors import ApiError, JSONBody
 from app.requests import JSONRoute
@@ -259,6 +259,8 @@ async def launch(
     assistant = await state.assistants.get(query.assistant_id)
     graph_id = assistant["graph_id"]
     threads: Threads = state.threads.scoped(principal)
+    if query.multitask_strategy == "rollback" and thread_id is not None:
+        await _roll_back_thread(state.manager, threads, thread_id)
     spec = _spec(query, thread_id, assistant)
     if not record_modes:
         spec = dataclasses.replace(spec, recorded=frozenset())
@@ -325,7 +327,10 @@ def _spec(query: body.RunCreate, thread_id: str | None, assistant: dict[str, Any
         config=config,
         on_disconnect=DisconnectPolicy(query.on_disconnect),
         thread_id=thread_id,
-        strategy=MultitaskStrategy(query.multitask_strategy),
+        # (After a rollback the thread is free, unless a run came in between: it waits.)
+        strategy=MultitaskStrategy(
+            "enqueue" if query.multitask_strategy == "rollback" else query.multitask_strategy
+        ),
         recorded=frozenset(modes),
         graph_options=options,
         meta={
@@ -539,9 +544,15 @@ async def cancel_run(
     threads: ThreadsDep,
     caller: Caller,
 ) -> Response:
-    if request.query_params.get("action", "interrupt") == "rollback":
-        raise ApiError(422, "unsupported", "action 'rollback' is not supported here")
     record = await _thread_run(manager, thread_id, run_id, caller)
+    if _action(request) == "rollback":
+        if record.status.finished:
+            raise ApiError(
+                404, "run_ended", f"run {run_id!r} has ended: there is nothing to cancel"
+            )
+        await _check_alone(threads, thread_id, [run_id])
+        await rollback.roll_back(manager, threads, [record])
+        return Response(status_code=202)
     if record.status.finished or not await manager.cancel(run_id):
         raise ApiError(404, "run_ended", f"run {run_id!r} has ended: there is nothing to cancel")
     if _flag(request.query_params.get("wait")):
@@ -559,8 +570,6 @@ async def cancel_runs(
 ) -> Response:
     """The runs named (all of them the caller's, on `thread_id` when given), or every run in
     `status` on the caller's threads."""
-    if request.query_params.get("action", "interrupt") == "rollback":
-        raise ApiError(422, "unsupported", "action 'rollback' is not supported here")
     if query.run_ids is not None:
         records = []
         for run_id in query.run_ids:
@@ -577,6 +586,59 @@ async def cancel_runs(
                 run_ids.append(thread.active_run)
             if query.status in ("pending", "all"):
                 run_ids += thread.queued
+    if _action(request) == "rollback":
+        by_thread: dict[str | None, list[RunRecord]] = {}
+        for run_id in run_ids:
+            found = await manager.store.get_run(run_id)
+            if found is not None:
+                by_thread.setdefault(found.thread_id, []).append(found)
+        for on_thread, records in by_thread.items():
+            if on_thread is not None:
+                await _check_alone(threads, on_thread, [r.run_id for r in records])
+                records = await _in_turn(threads, on_thread, records)
+            await rollback.roll_back(manager, threads, records)
+        return Response(status_code=204)
     for run_id in run_ids:
         await manager.cancel(run_id)
     return Response(status_code=204)
+
+
+def _action(request: Request) -> str:
+    action = request.query_params.get("action", "interrupt")
+    if action not in ("interrupt", "rollback"):
+        raise ApiError(422, "invalid_action", f"action {action!r}: use interrupt or rollback")
+    return action
+
+
+async def _check_alone(threads: Threads, thread_id: str, run_ids: list[str]) -> None:
+    """A rollback undoes what runs wrote, before any other run starts on their thread: with
+    runs queued behind them that it does not take, it is refused."""
+    thread = await threads.get(thread_id)
+    others = [q for q in thread.queued if q not in run_ids]
+    if others:
+        raise ApiError(
+            409,
+            "runs_queued",
+            f"{len(others)} run(s) wait behind it on thread {thread_id!r}: roll them back too, "
+            "or cancel them first",
+        )
+
+
+async def _in_turn(threads: Threads, thread_id: str, records: list[RunRecord]) -> list[RunRecord]:
+    """`records` in their thread's order: its active run first."""
+    thread = await threads.get(thread_id)
+    order = [thread.active_run, *thread.queued]
+    return sorted(records, key=lambda r: order.index(r.run_id) if r.run_id in order else -1)
+
+
+async def _roll_back_thread(manager: RunManager, threads: Threads, thread_id: str) -> None:
+    """multitask_strategy "rollback": every run on the thread, active and queued, rolled
+    back (their thread's state as before the active one), before the new one starts."""
+    try:
+        thread = await threads.get(thread_id)
+    except ApiError:
+        return  # (a thread to create: nothing to roll back)
+    run_ids = [r for r in (thread.active_run, *thread.queued) if r is not None]
+    records = [r for r in [await manager.store.get_run(i) for i in run_ids] if r is not None]
+    if records:
+        await rollback.roll_back(manager, threads, records)
