@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from conftest import Server, start_server
+from conftest import Server, run_js, start_server
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import NotFoundError
@@ -113,3 +113,14 @@ async def test_rollback_refuses_to_leave_runs_queued_behind_unseen(
         assert bulk.status_code == 204, bulk.text
     assert [r["run_id"] for r in await sdk.runs.list(thread)] == [first]
     assert await count(sdk, thread) == 1
+
+
+def test_the_js_sdk_rolls_back_batches_copies_deletes_and_prunes(server: Server) -> None:
+    seen = run_js("runs_more.mjs", f"{server.url}/langgraph", package="@langchain/langgraph-sdk")
+    assert seen["first"] == {"count": 1}
+    assert seen["afterRollback"] == 1 and seen["slow"]["run_id"] not in seen["listed"]
+    assert seen["afterMany"] == 1
+    assert len(seen["batch"]) == 2 and all(r["status"] == "pending" for r in seen["batch"])
+    assert seen["copied"] == 1
+    assert seen["afterDelete"] == 0
+    assert seen["pruned"] == {"pruned_count": 2}
