@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import orjson
-from fastapi import Request, params
+from fastapi import APIRouter, Depends, Request, params
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.datastructures import Headers
@@ -96,6 +96,18 @@ BODY_SHAPE = (
     '"on_disconnect"?: "continue"|"cancel", "mode"?: "events"|"raw", "thread_id"?: str, '
     '"multitask_strategy"?: "reject"|"interrupt"|"enqueue", "if_not_exists"?: "reject"|"create"}'
 )
+
+
+# A route table: path, method, endpoint, and APIRouter.add_api_route's options.
+Routes = list[tuple[str, str, Any, dict[str, Any]]]
+
+
+def table_router(routes: Routes, check: Any) -> APIRouter:
+    """The routes of a table, behind a dependency every one of them checks (credentials)."""
+    router = APIRouter(dependencies=[Depends(check)], route_class=JSONRoute)
+    for path, method, endpoint, options in routes:
+        router.add_api_route(path, endpoint, methods=[method], **options)
+    return router
 
 
 class CommandRequest(BaseModel):

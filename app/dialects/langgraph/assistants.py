@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 from langgraph.pregel import Pregel
 from pydantic import BaseModel
@@ -14,9 +14,10 @@ from starlette.requests import HTTPConnection
 from app.assistants import Assistants
 from app.dialects.langgraph import requests as body
 from app.dialects.langgraph import schemas as S
+from app.dialects.langgraph import views
 from app.dialects.langgraph.assistant_schemas import assistant_schemas
 from app.errors import JSONBody
-from app.requests import JSONRoute
+from app.requests import Routes, table_router
 
 M = TypeVar("M", bound=BaseModel)
 # A body LangGraph's clients may leave out entirely.
@@ -29,10 +30,7 @@ def assistants_of(request: HTTPConnection) -> Assistants:
 
 def router_with(caller: Any) -> APIRouter:
     """The routes, behind the dialect's own credentials check (`caller`)."""
-    router = APIRouter(dependencies=[Depends(caller)], route_class=JSONRoute)
-    for path, method, endpoint, options in ROUTES:
-        router.add_api_route(path, endpoint, methods=[method], **options)
-    return router
+    return table_router(ROUTES, caller)
 
 
 async def create_assistant(request: Request, query: body.AssistantCreate) -> JSONBody:
@@ -59,12 +57,7 @@ async def search_assistants(request: Request, query: MaybeBody[body.AssistantSea
         sort_order=query.sort_order,
     )
     page = found[query.offset : query.offset + query.limit]
-    if query.select:
-        page = [{k: v for k, v in a.items() if k in query.select} for a in page]
-    headers = {"X-Pagination-Total": str(len(found))}
-    if query.offset + query.limit < len(found):
-        headers["X-Pagination-Next"] = str(query.offset + query.limit)
-    return JSONBody(page, headers=headers)
+    return views.paged(page, len(found), query.offset, query.limit, query.select)
 
 
 async def count_assistants(request: Request, query: MaybeBody[body.AssistantFilter]) -> JSONBody:
@@ -146,7 +139,7 @@ async def get_subgraphs_in(
 _ONE = {"response_model": S.Assistant, "responses": S.errors(S.ASSISTANT)}
 _CHANGE = {"response_model": S.Assistant, "responses": S.errors((*S.ASSISTANT, 400, 409))}
 _ANY = {"response_model": dict[str, Any], "responses": S.errors(S.ASSISTANT)}
-ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
+ROUTES: Routes = [
     ("/assistants", "POST", create_assistant, _CHANGE),
     (
         "/assistants/search",

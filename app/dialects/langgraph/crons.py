@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.datastructures import State
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
@@ -14,10 +14,10 @@ from starlette.responses import Response
 from app.crons import Crons
 from app.dialects.langgraph import requests as body
 from app.dialects.langgraph import schemas as S
-from app.dialects.langgraph import webhook
+from app.dialects.langgraph import views, webhook
 from app.dialects.langgraph.routes import MaybeBody, ThreadPath, caller, launch
 from app.errors import ApiError, JSONBody
-from app.requests import JSONRoute
+from app.requests import Routes, table_router
 from app.threads import Threads
 
 logger = logging.getLogger(__name__)
@@ -79,12 +79,7 @@ async def search_crons(request: Request, query: MaybeBody[body.CronSearch]) -> J
         sort_order=query.sort_order,
     )
     page = found[query.offset : query.offset + query.limit]
-    if query.select:
-        page = [{k: v for k, v in cron.items() if k in query.select} for cron in page]
-    headers = {"X-Pagination-Total": str(len(found))}
-    if query.offset + query.limit < len(found):
-        headers["X-Pagination-Next"] = str(query.offset + query.limit)
-    return JSONBody(page, headers=headers)
+    return views.paged(page, len(found), query.offset, query.limit, query.select)
 
 
 async def count_crons(request: Request, query: MaybeBody[body.CronFilter]) -> JSONBody:
@@ -140,7 +135,7 @@ async def fire(state: State, cron: dict[str, Any]) -> None:
 
 _ONE = {"response_model": S.Cron, "responses": S.errors(S.ASSISTANT)}
 _CHANGE = {"response_model": S.Cron, "responses": S.errors((*S.ASSISTANT, 400, 409))}
-ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
+ROUTES: Routes = [
     ("/runs/crons", "POST", create_cron, _CHANGE),
     ("/threads/{thread_id}/runs/crons", "POST", create_thread_cron, _CHANGE),
     (
@@ -168,7 +163,4 @@ ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
 
 def router_with(check: Any) -> APIRouter:
     """The routes, behind the dialect's own credentials check (`check`)."""
-    router = APIRouter(dependencies=[Depends(check)], route_class=JSONRoute)
-    for path, method, endpoint, options in ROUTES:
-        router.add_api_route(path, endpoint, methods=[method], **options)
-    return router
+    return table_router(ROUTES, check)

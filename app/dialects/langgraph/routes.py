@@ -91,12 +91,7 @@ async def search_threads(threads: ThreadsDep, query: MaybeBody[body.ThreadSearch
     found.sort(key=lambda t: getattr(t, field), reverse=query.sort_order == "desc")
     page = found[query.offset : query.offset + query.limit]
     shown = [views.thread(t, await threads.snapshot(t.thread_id)) for t in page]
-    if query.select:
-        shown = [{k: v for k, v in thread.items() if k in query.select} for thread in shown]
-    headers = {"X-Pagination-Total": str(len(found))}
-    if query.offset + query.limit < len(found):
-        headers["X-Pagination-Next"] = str(query.offset + query.limit)
-    return JSONBody(shown, headers=headers)
+    return views.paged(shown, len(found), query.offset, query.limit, query.select)
 
 
 @router.post("/threads/{thread_id}/copy", response_model=S.Thread, responses=S.errors(S.THREAD))

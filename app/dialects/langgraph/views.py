@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.errors import JSONBody
 from app.events import RunStatus
 from app.store.base import RunRecord, ThreadRecord
 
@@ -132,3 +133,16 @@ def _task(task: Any) -> dict[str, Any]:
         "state": state(inner) if hasattr(inner, "tasks") else None,
         "result": task.result,
     }
+
+
+def paged(
+    page: list[dict[str, Any]], total: int, offset: int, limit: int, select: list[str] | None
+) -> JSONBody:
+    """A page of a search as LangGraph's server answers it: only the fields selected, and the
+    whole's size and the next page's offset in headers."""
+    if select:
+        page = [{k: v for k, v in item.items() if k in select} for item in page]
+    headers = {"X-Pagination-Total": str(total)}
+    if offset + limit < total:
+        headers["X-Pagination-Next"] = str(offset + limit)
+    return JSONBody(page, headers=headers)
