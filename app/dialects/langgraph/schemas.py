@@ -135,6 +135,19 @@ STREAM = {
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     }
 }
+THREAD_STREAM = {
+    200: {
+        "description": (
+            "`text/event-stream`: each run on the thread in turn, as its join streams it "
+            "(`metadata`, its recorded modes' events), then `metadata` "
+            '`{"status": "run_done", "run_id"}`; open for the runs still to come. Ids are '
+            "`<run_id>.<seq>`: `Last-Event-ID` resumes after one, `-` from the first run, none "
+            "from now on. `stream_modes`: `run_modes` (default), `lifecycle` (only the "
+            "`metadata` events), `state_update` (accepted; no events)."
+        ),
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
 WAIT = {
     200: {
         "description": "the run's final values (with `__interrupt__` when it paused), or "
