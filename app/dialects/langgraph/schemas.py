@@ -96,6 +96,33 @@ class CheckpointWritten(Open):
     checkpoint_id: str | None
 
 
+class Counted(BaseModel):
+    count: int
+    bytes: int
+
+
+class ChannelBytes(BaseModel):
+    versions: int
+    bytes: int
+
+
+class ChannelValues(Counted):
+    by_channel: dict[str, ChannelBytes]
+
+
+class ThreadStorage(BaseModel):
+    """Bytes a thread occupies in the checkpointer, as stored."""
+
+    thread_id: str
+    total_bytes: int = Field(description="the sum of the three below")
+    checkpoints: Counted = Field(description="checkpoint rows: the checkpoint and its metadata")
+    channel_values: ChannelValues = Field(
+        description="stored channel values, one row per channel version (none with SQLite, "
+        "which keeps them inside the checkpoints)"
+    )
+    pending_writes: Counted = Field(description="task writes not yet folded into a checkpoint")
+
+
 WHEN = {
     400: "a request the thread cannot take (an update for an unknown node, …), or more than "
     "100 query parameters",
