@@ -158,3 +158,15 @@ async def test_another_principals_thread_is_not_found(spawn: Spawn, tmp_path: Pa
         assert sum(done(p) for p in parts) == 1
     finally:
         await ann.aclose()
+
+
+async def test_an_idle_threads_stream_beats(server: Server, sdk: LangGraphClient) -> None:
+    thread_id = (await sdk.threads.create())["thread_id"]
+    url = f"{server.url}/langgraph/threads/{thread_id}/stream"
+    async with httpx.AsyncClient(timeout=TIMEOUT) as http, http.stream("GET", url) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        async with asyncio.timeout(TIMEOUT):
+            async for line in response.aiter_lines():
+                if line == ": heartbeat":  # the server fixture beats every second
+                    break
