@@ -195,7 +195,6 @@ async def test_what_is_not_done_here_is_refused_not_dropped(
     thread_id = (await sdk.threads.create())["thread_id"]
     refusals = [
         ({"webhook": "http://127.0.0.1:9/hook"}, "GATEWAY_WEBHOOK_ALLOW allows no URL"),
-        ({"after_seconds": 30}, "after_seconds (a delayed run) is not supported here"),
     ]
     for options, reason in refusals:
         with pytest.raises(UnprocessableEntityError) as refused:

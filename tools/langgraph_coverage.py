@@ -20,8 +20,6 @@ ABSENT_BECAUSE = {
     "/a2a/": "the A2A protocol: not done",
     "/docs": "LangGraph's API reference page: the gateway serves /langgraph/openapi.json",
     "/metrics": "the gateway's metrics are at /metrics (Prometheus), outside /langgraph",
-    "/threads/{}/storage": "not done",
-    "/threads/{}/stream": "the thread's join stream: not done",
 }
 COUNTS = "LangGraph's API document has {theirs} operations; the gateway answers {covered} of them"
 

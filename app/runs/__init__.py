@@ -9,6 +9,7 @@ lifecycle. One job a module:
 - liveness.py  other processes: control messages, stopped processes' runs, expired threads
 - takeover.py  a run another process began, continued here as a new attempt (or ended lost)
 - attempts.py  what a new attempt says first: the unfinished work of the one before
+- delay.py     a delayed run's start, no earlier than the instant its spec names
 """
 
 from app.runs.manager import RunManager

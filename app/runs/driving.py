@@ -12,6 +12,7 @@ from typing import Any
 from langgraph.pregel import Pregel
 
 from app.events import EventName, RunStatus, now_ms
+from app.runs.delay import until_due
 from app.runs.spec import PRINCIPAL_KEY, ActiveRun, CheckpointerRequired
 from app.store.base import AppendConflict, RunRecord, StoreUnavailable
 from app.translate import (
@@ -69,8 +70,11 @@ class Driving:
         handed_over = False
         metrics = self.metrics
         try:
+            waited = await until_due(spec.meta)  # a delayed run's start, if it is one
             if not active.turn.is_set():
                 await self._wait_for_turn(active, thread_id)
+                waited = True
+            if waited:
                 started, started_at = time.monotonic(), iso_now()
             await self.store.set_status(run_id, RunStatus.RUNNING)
             config = self._config(spec.config, thread_id, run_id, spec.principal)

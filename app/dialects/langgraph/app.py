@@ -13,7 +13,15 @@ from starlette.responses import Response
 from app.api import store
 from app.auth import Unauthorized
 from app.dialects import LANGGRAPH_PREFIX
-from app.dialects.langgraph import assistants, crons, mcp, meta, protocol
+from app.dialects.langgraph import (
+    assistants,
+    crons,
+    mcp,
+    meta,
+    protocol,
+    thread_storage,
+    thread_stream,
+)
 from app.dialects.langgraph.routes import caller, router
 from app.dialects.langgraph.schemas import Detail
 from app.errors import CHALLENGE, ApiError, JSONBody
@@ -95,6 +103,8 @@ def create_langgraph_app() -> FastAPI:
     app.include_router(store.store_router(Detail))
     app.include_router(crons.router_with(caller))
     app.include_router(router)
+    app.include_router(thread_stream.router)
+    app.include_router(thread_storage.router)
     app.include_router(protocol.router)
     app.include_router(protocol.ws_router)
     app.include_router(mcp.router)

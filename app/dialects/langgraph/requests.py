@@ -60,16 +60,10 @@ class RunCreate(Lenient):
     # Posted to when the run ends, if the gateway's allow-list has it (checked at the run's
     # start: webhook.check).
     webhook: str | None = None
+    # A delayed run: created now, `pending`, started no earlier than this many seconds later.
+    after_seconds: float | None = Field(None, ge=0)
     # In LangGraph's document, not (yet) done here: refused rather than dropped unseen.
-    after_seconds: float | None = None
     feedback_keys: list[str] | None = None
-
-    @field_validator("after_seconds")
-    @classmethod
-    def _no_delay(cls, value: float | None) -> float | None:
-        if value:
-            raise ValueError("after_seconds (a delayed run) is not supported here")
-        return value
 
     @field_validator("feedback_keys")
     @classmethod

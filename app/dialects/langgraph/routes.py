@@ -22,7 +22,7 @@ from app.dialects.langgraph import schemas as S
 from app.dialects.langgraph.assistants import assistants_of
 from app.errors import ApiError, JSONBody
 from app.requests import JSONRoute
-from app.runs import RunManager, RunSpec
+from app.runs import RunManager, RunSpec, delay
 from app.settings import DisconnectPolicy
 from app.store.base import MultitaskStrategy, RunRecord, ThreadRecord, ThreadStatus
 from app.threads import Threads
@@ -334,6 +334,7 @@ def _spec(query: body.RunCreate, thread_id: str | None, assistant: dict[str, Any
             "multitask_strategy": query.multitask_strategy,
             "kwargs": kwargs,
             **({WEBHOOK_KEY: query.webhook} if query.webhook else {}),
+            **delay.not_before(query.after_seconds),
         },
     )
 

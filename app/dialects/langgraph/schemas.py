@@ -96,6 +96,33 @@ class CheckpointWritten(Open):
     checkpoint_id: str | None
 
 
+class Counted(BaseModel):
+    count: int
+    bytes: int
+
+
+class ChannelBytes(BaseModel):
+    versions: int
+    bytes: int
+
+
+class ChannelValues(Counted):
+    by_channel: dict[str, ChannelBytes]
+
+
+class ThreadStorage(BaseModel):
+    """Bytes a thread occupies in the checkpointer, as stored."""
+
+    thread_id: str
+    total_bytes: int = Field(description="the sum of the three below")
+    checkpoints: Counted = Field(description="checkpoint rows: the checkpoint and its metadata")
+    channel_values: ChannelValues = Field(
+        description="stored channel values, one row per channel version (none with SQLite, "
+        "which keeps them inside the checkpoints)"
+    )
+    pending_writes: Counted = Field(description="task writes not yet folded into a checkpoint")
+
+
 WHEN = {
     400: "a request the thread cannot take (an update for an unknown node, …), or more than "
     "100 query parameters",
@@ -131,6 +158,19 @@ STREAM = {
             "`error` if the run fails; every event has an id (`<run_id>.<seq>`), and a join "
             "with `Last-Event-ID` resumes after it. Headers: `Location` (the join) and "
             "`Content-Location` (the run)."
+        ),
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+THREAD_STREAM = {
+    200: {
+        "description": (
+            "`text/event-stream`: each run on the thread in turn, as its join streams it "
+            "(`metadata`, its recorded modes' events), then `metadata` "
+            '`{"status": "run_done", "run_id"}`; open for the runs still to come. Ids are '
+            "`<run_id>.<seq>`: `Last-Event-ID` resumes after one, `-` from the first run, none "
+            "from now on. `stream_modes`: `run_modes` (default), `lifecycle` (only the "
+            "`metadata` events), `state_update` (accepted; no events)."
         ),
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     }

@@ -66,20 +66,33 @@ class ThreadLog:
     ) -> AsyncIterator[list[ChannelEvent]]:
         """Batches of the thread's events after seq `after` (from its first without one), then
         live ones, for as long as the reader reads; with `until`, only those up to it."""
-        ordinal = 0 if after is None else ordinal_of(after)
+        first = 0 if after is None else ordinal_of(after)
+        async with contextlib.aclosing(self.runs(first, follow=until is None)) as runs:
+            async for ordinal, run_id in runs:
+                if until is not None and run_base(ordinal) >= until:
+                    return
+                async for batch in self._run_events(run_id, ordinal, after, until):
+                    yield batch
+
+    async def runs(self, first: int = 0, *, follow: bool = True) -> AsyncIterator[tuple[int, str]]:
+        """The thread's runs from number `first` (from 0), oldest first, with their numbers;
+        with `follow`, then each next one as it is put on the thread, for as long as the reader
+        reads. A reader reads each run's log to its end before asking for the next."""
+        ordinal = first
         while True:
             runs = await self._runs()
             while ordinal < len(runs):
-                if until is not None and run_base(ordinal) >= until:
-                    return
-                async for batch in self._run_events(runs[ordinal], ordinal, after, until):
-                    yield batch
+                yield ordinal, runs[ordinal]
                 ordinal += 1
-            if until is not None:
+            if not follow:
                 return
             await self.manager.thread_bell.wait(
                 self.thread_id, self.manager.settings.thread_poll_seconds
             )
+
+    async def run_ids(self) -> list[str]:
+        """The thread's runs so far, oldest first."""
+        return await self._runs()
 
     async def last_seq(self) -> int:
         """The seq a reader that has read everything so far is at (0 for an empty thread)."""

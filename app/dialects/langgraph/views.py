@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from app.errors import JSONBody
 from app.events import RunStatus
+from app.runs.delay import NOT_BEFORE_KEY
 from app.store.base import RunRecord, ThreadRecord
 
 # Where the vocabularies differ: LangGraph's run that paused at interrupt() is a success (its
@@ -30,9 +32,19 @@ def run(record: RunRecord) -> dict[str, Any]:
         "status": RUN_STATUS[record.status],
         "kwargs": meta.get("kwargs", {}),
         "multitask_strategy": meta.get("multitask_strategy"),
-        "created_at": record.created_at,
+        # LangGraph's server dates a delayed run from when it is due.
+        "created_at": _due(meta) or record.created_at,
         "updated_at": record.ended_at or record.created_at,
     }
+
+
+def _due(meta: dict[str, Any]) -> str | None:
+    due = meta.get(NOT_BEFORE_KEY)
+    if not isinstance(due, int | float):
+        return None
+    return (
+        datetime.fromtimestamp(due, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def thread(record: ThreadRecord, snapshot: Any | None) -> dict[str, Any]:
