@@ -23,6 +23,7 @@ from app.server import protocol_for
 from app.settings import Settings
 from app.store import StoreConfigError, open_store
 from app.store.base import StoreUnavailable
+from app.ui_bundles import UiBuildError, build_bundles
 
 
 def exposed_without_auth(host: str, settings: Settings) -> str | None:
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         StoreUnavailable,
         CheckpointerConfigError,
         GraphStoreConfigError,
+        UiBuildError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -112,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _check_services(settings: Settings) -> None:
     graph, _ = await open_graph(settings.graph)
+    # Bundled here once (and cached): the server's processes then find the bundles built.
+    await build_bundles(settings.ui)
     check_checkpointer(settings)
     check_graph_store(settings)
     store = open_store(settings)
