@@ -13,7 +13,7 @@ from starlette.responses import Response
 from app.api import store
 from app.auth import Unauthorized
 from app.dialects import LANGGRAPH_PREFIX
-from app.dialects.langgraph import assistants, crons, mcp, meta, protocol
+from app.dialects.langgraph import assistants, crons, mcp, meta, protocol, ui
 from app.dialects.langgraph.routes import caller, router
 from app.dialects.langgraph.schemas import Detail
 from app.errors import CHALLENGE, ApiError, JSONBody
@@ -74,7 +74,7 @@ async def _draining(request: Request, exc: Exception) -> Response:
 
 
 def create_langgraph_app() -> FastAPI:
-    """State (manager, threads, settings, graph_id, started_at) is set by the gateway's app
+    """State (manager, threads, settings, graph_id, started_at, ui) is set by the gateway's app
     when it starts."""
     app = FastAPI(
         title="LangGraph SSE gateway: LangGraph's server protocol",
@@ -98,4 +98,5 @@ def create_langgraph_app() -> FastAPI:
     app.include_router(protocol.router)
     app.include_router(protocol.ws_router)
     app.include_router(mcp.router)
+    app.include_router(ui.router)
     return app
