@@ -1,4 +1,5 @@
-"""`python -m app serve [package.module:attr] [--host H] [--port P] [--workers N] [--loop L]`."""
+"""`python -m app serve [package.module:attr] [--host H] [--port P] [--workers N] [--loop L]`,
+`python -m app build-ui`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from app.auth import AuthConfigError, authenticator
 from app.checkpointers import CheckpointerConfigError, check_checkpointer, open_checkpointing
@@ -60,7 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="event loop (auto: uvloop, installed with the gateway)",
     )
+    commands.add_parser(
+        "build-ui",
+        help="bundle GATEWAY_UI's modules into .ui-bundles/ (a start then needs no Node.js)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "build-ui":
+        return _build_ui()
 
     try:
         settings = Settings(**({"graph": args.graph} if args.graph else {}))
@@ -79,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         CheckpointerConfigError,
         GraphStoreConfigError,
         UiBuildError,
+        SettingsError,  # a value that cannot be read at all (GATEWAY_UI that is not JSON)
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -109,6 +118,20 @@ def main(argv: list[str] | None = None) -> int:
         log_level=args.log_level,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds + 3,
     )
+    return 0
+
+
+def _build_ui() -> int:
+    try:
+        bundles = asyncio.run(build_bundles(Settings().ui))
+    except (UiBuildError, SettingsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"error: invalid configuration: {exc.errors()[0]['loc']}", file=sys.stderr)
+        return 2
+    for graph_id, bundle in bundles.items():
+        print(f"{graph_id}: {', '.join(sorted(bundle.files))}")
     return 0
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from chat_page import chat_page, send
-from conftest import JS, Server, start_server
+from conftest import JS, ROOT, Server, start_server
 from pageproxy import PageServer
 from playwright.sync_api import Browser, Page, expect
 
@@ -208,3 +210,20 @@ def test_a_bundle_is_cached_until_a_file_that_went_into_it_changes(
     monkeypatch.setenv("PATH", path)
     rebuilt = build("card", root / "card.tsx", cache)
     assert b"teal" in rebuilt.files["entrypoint.css"]
+
+
+def test_build_ui_bundles_ahead_of_the_start(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["GATEWAY_UI"] = json.dumps({"weather": str(ROOT / MODULE)})
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "build-ui"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (0, "weather: entrypoint.css, entrypoint.js\n")
+    (cached,) = (tmp_path / ".ui-bundles").iterdir()
+    assert "__LGUI_weather" in json.loads(cached.read_text())["files"]["entrypoint.js"]
