@@ -12,6 +12,7 @@ import html
 import json
 from collections.abc import Iterable
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
@@ -94,8 +95,6 @@ def snippet(graph_id: str, files: Iterable[str], name: str, base_url: str) -> st
 
 
 def _segment(value: str) -> str:
-    from urllib.parse import quote
-
     return quote(value, safe="")
 
 
