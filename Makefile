@@ -70,7 +70,12 @@ JS_PAGE_CHAT := $(JS_DIR)/usechat/dist/index.html
 $(JS_PAGE_CHAT): $(JS_STAMP) $(JS_DIR)/usechat/index.html $(JS_DIR)/usechat/vite.config.js $(wildcard $(JS_DIR)/usechat/src/*)
 	cd $(JS_DIR) && npx vite build usechat
 
-js: $(JS_PAGE) $(JS_PAGE_V2) $(JS_PAGE_CHAT)
+# And a page rendering a graph's generative UI (useStream, LoadExternalComponent).
+JS_PAGE_UI := $(JS_DIR)/usestream-ui/dist/index.html
+$(JS_PAGE_UI): $(JS_STAMP) $(JS_DIR)/usestream-ui/index.html $(JS_DIR)/usestream-ui/vite.config.js $(wildcard $(JS_DIR)/usestream-ui/src/*)
+	cd $(JS_DIR) && npx vite build usestream-ui
+
+js: $(JS_PAGE) $(JS_PAGE_V2) $(JS_PAGE_CHAT) $(JS_PAGE_UI)
 
 test: install system-deps js
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -119,4 +124,5 @@ bench: install-bench system-deps js
 
 clean:
 	rm -rf $(VENV) $(LOWEST_VENV) .pytest_cache .ruff_cache test-results *.egg-info \
-	  $(JS_DIR)/node_modules $(JS_DIR)/usestream/dist $(JS_DIR)/usestream-v2/dist
+	  $(JS_DIR)/node_modules $(JS_DIR)/usestream/dist $(JS_DIR)/usestream-v2/dist \
+	  $(JS_DIR)/usechat/dist $(JS_DIR)/usestream-ui/dist .ui-bundles

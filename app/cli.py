@@ -1,5 +1,5 @@
 """`python -m app serve [package.module:attr | langgraph.json] [--host H] [--port P]
-[--workers N] [--loop L]`."""
+[--workers N] [--loop L]`, `python -m app build-ui`."""
 
 from __future__ import annotations
 
@@ -13,17 +13,20 @@ import sys
 import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from app.auth import AuthConfigError, authenticator
 from app.checkpointers import CheckpointerConfigError, check_checkpointer, open_checkpointing
 from app.graph_store import GraphStoreConfigError, check_graph_store, open_graph_store
 from app.graphs import GraphLoadError, open_graphs
+from app.graphs.project import ProjectError, is_project, read_project
 from app.logs import configure as configure_logging
 from app.main import create_app
 from app.server import protocol_for
 from app.settings import Settings
 from app.store import StoreConfigError, open_store
 from app.store.base import StoreUnavailable
+from app.ui_bundles import UiBuildError, build_bundles
 
 
 def exposed_without_auth(host: str, settings: Settings) -> str | None:
@@ -63,7 +66,15 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="event loop (auto: uvloop, installed with the gateway)",
     )
+    build_ui = commands.add_parser(
+        "build-ui",
+        help="bundle GATEWAY_UI's modules (and a langgraph.json's `ui`) into .ui-bundles/ "
+        "(a start then needs no Node.js)",
+    )
+    build_ui.add_argument("graph", nargs="?", help="a langgraph.json (default: GATEWAY_GRAPH)")
     args = parser.parse_args(argv)
+    if args.command == "build-ui":
+        return _build_ui(args.graph)
 
     try:
         settings = Settings(**({"graph": args.graph} if args.graph else {}))
@@ -81,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         StoreUnavailable,
         CheckpointerConfigError,
         GraphStoreConfigError,
+        UiBuildError,
+        SettingsError,  # a value that cannot be read at all (GATEWAY_UI that is not JSON)
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -114,9 +127,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _build_ui(graph: str | None) -> int:
+    try:
+        settings = Settings(**({"graph": graph} if graph else {}))
+        project = read_project(settings.graph).ui if is_project(settings.graph) else {}
+        bundles = asyncio.run(build_bundles({**project, **settings.ui}))
+    except (UiBuildError, SettingsError, ProjectError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"error: invalid configuration: {exc.errors()[0]['loc']}", file=sys.stderr)
+        return 2
+    for graph_id, bundle in bundles.items():
+        print(f"{graph_id}: {', '.join(sorted(bundle.files))}")
+    return 0
+
+
 async def _check_services(settings: Settings) -> None:
     served = await open_graphs(settings.graph)
     graph = served.graphs[served.default].graph
+    # Bundled here once (and cached): the server's processes then find the bundles built.
+    await build_bundles(served.ui(settings.ui))
     check_checkpointer(settings)
     check_graph_store(settings)
     store = open_store(settings)

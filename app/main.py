@@ -36,6 +36,7 @@ from app.shutdown import drain_on_sigterm
 from app.store import open_store
 from app.threads import Threads
 from app.tokens import StreamTokens
+from app.ui_bundles import build_bundles
 from app.webhooks import Webhooks
 from app.writer import iso_now
 
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     served.project.path.name,
                     "; ".join(served.project.not_honoured),
                 )
+        langgraph.state.ui = await build_bundles(served.ui(resolved.ui))
         async with contextlib.AsyncExitStack() as stack:
             remembering = await stack.enter_async_context(open_graph_store(graph, resolved))
             logger.info("graph store: %s", remembering.description)

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     thread_poll_seconds: float = Field(
         0.5, gt=0, description="how often a thread's event stream looks for runs of other processes"
     )
+    ui: dict[str, str] = Field(
+        default_factory=dict,
+        description="generative UI: graph name -> its component module (.tsx, .jsx, .ts, .js), "
+        "bundled with esbuild at start-up",
+    )
     webhook_allow: str = Field(
         "",
         description="comma-separated URL prefixes (http[s]://host[:port][/path]) a run's "

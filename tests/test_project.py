@@ -149,3 +149,21 @@ def test_a_project_that_cannot_be_served_fails_in_one_line(
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+
+def test_a_project_s_ui_entry_serves_its_graph_s_components(tmp_path: Path) -> None:
+    folder = TESTS / "data" / "project"
+    config = {
+        "graphs": {"greeter": str(folder / "greeter.py") + ":graph"},
+        "ui": {"greeter": str(TESTS / "js" / "ui" / "weather.tsx")},
+    }
+    (tmp_path / "langgraph.json").write_text(json.dumps(config))
+    srv = start_server(tmp_path, str(tmp_path / "langgraph.json"))
+    try:
+        answer = httpx.post(f"{srv.url}/langgraph/ui/greeter", json={"name": "weather"}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        assert f"{srv.url}/langgraph/ui/greeter/entrypoint.js" in answer.text
+        script = httpx.get(f"{srv.url}/langgraph/ui/greeter/entrypoint.js", timeout=10)
+        assert script.status_code == 200 and "__LGUI_greeter" in script.text
+    finally:
+        srv.stop()

@@ -17,7 +17,9 @@ from typing import Any
 
 # What is absent, and why (kept beside the code, so the table says it).
 ABSENT_BECAUSE = {
-    "/a2a/": "the A2A protocol (tasks and messages over JSON-RPC): a dialect of its own, not built yet",
+    "/a2a/": (
+        "the A2A protocol (tasks and messages over JSON-RPC): a dialect of its own, not built yet"
+    ),
     "/docs": "LangGraph's API reference page: the gateway serves /langgraph/openapi.json",
     "/metrics": "the gateway's metrics are at /metrics (Prometheus), outside /langgraph",
 }

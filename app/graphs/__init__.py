@@ -102,6 +102,10 @@ class Served:
     def default(self) -> str:
         return next(iter(self.graphs))
 
+    def ui(self, configured: dict[str, str]) -> dict[str, str]:
+        """The UI components of the graphs: the project's `ui`, under GATEWAY_UI's."""
+        return {**(self.project.ui if self.project else {}), **configured}
+
     def sharing(self, store: Any, saver: Any) -> Served:
         """Every graph with the gateway's graph store and checkpointer, unless compiled with
         its own (one saver for every graph, as LangGraph's server has: a thread is one

@@ -21,6 +21,7 @@ from app.dialects.langgraph import (
     protocol,
     thread_storage,
     thread_stream,
+    ui,
 )
 from app.dialects.langgraph.routes import caller, router
 from app.dialects.langgraph.schemas import Detail
@@ -82,7 +83,7 @@ async def _draining(request: Request, exc: Exception) -> Response:
 
 
 def create_langgraph_app() -> FastAPI:
-    """State (manager, threads, settings, graph_id, started_at) is set by the gateway's app
+    """State (manager, threads, settings, graph_id, started_at, ui) is set by the gateway's app
     when it starts."""
     app = FastAPI(
         title="LangGraph SSE gateway: LangGraph's server protocol",
@@ -108,4 +109,5 @@ def create_langgraph_app() -> FastAPI:
     app.include_router(protocol.router)
     app.include_router(protocol.ws_router)
     app.include_router(mcp.router)
+    app.include_router(ui.router)
     return app
