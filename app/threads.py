@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from langgraph.errors import InvalidUpdateError
 from langgraph.pregel import Pregel
+from langgraph.types import StateUpdate
 
 from app.errors import ApiError
 from app.payload import dumps
@@ -27,7 +28,7 @@ from app.store.base import (
     ThreadRecord,
     ThreadStatus,
 )
-from app.translate import interrupt_list, pending_interrupts, state_view
+from app.translate import interrupt_list, pending_interrupts, state_view, to_command
 from app.writer import iso_now
 
 # LangGraph reads a resume value as a map of interrupt ids to answers when every key looks
@@ -231,6 +232,34 @@ class Threads:
         status = ThreadStatus.IDLE if pending is None else ThreadStatus.INTERRUPTED
         await self.store.reset_thread(thread_id, status, interrupt_list(pending or []), iso_now())
         return written  # type: ignore[no-any-return]
+
+    async def write_supersteps(
+        self, thread_id: str, supersteps: list[list[dict[str, Any]]]
+    ) -> None:
+        """A thread's history written step by step, as if its nodes had run (LangGraph's bulk
+        update: each superstep's updates are one step). Refused while a run holds it."""
+        thread = await self.get(thread_id)
+        if thread.active_run is not None or thread.queued:
+            raise thread_busy(ThreadBusy(thread_id, thread.active_run, len(thread.queued)))
+        graph = self._graph(thread)
+        steps = [
+            [
+                StateUpdate(to_command(u["command"]))
+                if "command" in u
+                else StateUpdate(u["values"], u.get("as_node"))
+                for u in step
+            ]
+            for step in supersteps
+        ]
+        try:
+            await graph.abulk_update_state(self._config(thread_id), steps)
+        except (ValueError, KeyError, TypeError, InvalidUpdateError) as exc:
+            raise ApiError(400, "invalid_update", str(exc)) from exc
+        pending = pending_interrupts(
+            await graph.aget_state(self._config(thread_id), subgraphs=True)
+        )
+        status = ThreadStatus.IDLE if pending is None else ThreadStatus.INTERRUPTED
+        await self.store.reset_thread(thread_id, status, interrupt_list(pending or []), iso_now())
 
     async def roll_back(self, thread_id: str, run_id: str) -> None:
         """The thread's state as it was before the run (which has ended) began: a checkpoint

@@ -167,3 +167,32 @@ def test_a_project_s_ui_entry_serves_its_graph_s_components(tmp_path: Path) -> N
         assert script.status_code == 200 and "__LGUI_greeter" in script.text
     finally:
         srv.stop()
+
+
+async def test_a_thread_made_with_supersteps_has_that_history(project: Server) -> None:
+    sdk = get_client(url=f"{project.url}/langgraph", timeout=30)
+    try:
+        steps = [
+            {"updates": [{"values": {"count": 1}, "as_node": "step"}]},
+            {"updates": [{"values": {"count": 2}, "as_node": "step"}]},
+        ]
+        thread = await sdk.threads.create(graph_id="counter", supersteps=steps)
+        assert thread["values"] == {"count": 3}
+        history = await sdk.threads.get_history(thread["thread_id"])
+        assert [h["values"].get("count") for h in history][:2] == [3, 1]
+        # It goes on from there, with its own graph.
+        await sdk.runs.wait(thread["thread_id"], "counter", input={})
+        assert (await sdk.threads.get_state(thread["thread_id"]))["values"] == {"count": 4}
+        async with httpx.AsyncClient(base_url=f"{project.url}/langgraph", timeout=30) as http:
+            bad = await http.post(
+                "/threads",
+                json={
+                    "thread_id": "never-made",
+                    "metadata": {"graph_id": "counter"},
+                    "supersteps": [{"updates": [{"values": {"count": 1}, "as_node": "nobody"}]}],
+                },
+            )
+            assert bad.status_code == 400 and "nobody" in bad.json()["detail"], bad.text
+            assert (await http.get("/threads/never-made")).status_code == 404
+    finally:
+        await sdk.aclose()

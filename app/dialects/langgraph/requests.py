@@ -182,20 +182,47 @@ class CronSearch(CronFilter):
     select: list[str] | None = None
 
 
+class StateUpdateBody(Lenient):
+    """One update of a superstep: values written as `as_node`, or a command."""
+
+    values: Any = None
+    command: CommandBody | None = None
+    as_node: str | None = None
+
+
+class Superstep(Lenient):
+    updates: list[StateUpdateBody] = Field(default_factory=list, max_length=100)
+
+
 class ThreadCreate(Lenient):
     thread_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,100}$")
     metadata: dict[str, Any] = Field(default_factory=dict)
     if_exists: Literal["raise", "do_nothing"] = "raise"
+    # The new thread's history, written as if its nodes had run (LangGraph's bulk update).
+    supersteps: list[Superstep] | None = Field(None, max_length=1000)
     # In LangGraph's document, not (yet) done here: refused rather than dropped unseen.
-    supersteps: Any = None
     ttl: Any = None
 
-    @field_validator("supersteps", "ttl")
+    @field_validator("ttl")
     @classmethod
     def _not_supported(cls, value: Any, info: ValidationInfo) -> Any:
         if value is not None:
             raise ValueError(f"{info.field_name} is not supported here on thread creation")
         return value
+
+    def steps(self) -> list[list[dict[str, Any]]] | None:
+        """The supersteps, each update as `{"values" | "command", "as_node"}`."""
+        if not self.supersteps:
+            return None
+        return [
+            [
+                {"command": u.command.model_dump(include=u.command.model_fields_set)}
+                if u.command is not None
+                else {"values": u.values, "as_node": u.as_node}
+                for u in step.updates
+            ]
+            for step in self.supersteps
+        ]
 
 
 class ThreadPatch(Lenient):

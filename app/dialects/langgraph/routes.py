@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import uuid
@@ -67,8 +68,23 @@ def _flag(value: str | None) -> bool:
 async def create_thread(threads: ThreadsDep, query: MaybeBody[body.ThreadCreate]) -> JSONBody:
     query = query or body.ThreadCreate()
     thread_id = query.thread_id or str(uuid.uuid4())
+    steps = query.steps()
+    if steps is not None and query.if_exists == "do_nothing" and query.thread_id is not None:
+        # An existing thread is answered as it is: its history is not written again.
+        with contextlib.suppress(ApiError):
+            existing = await threads.get(query.thread_id)
+            return JSONBody(views.thread(existing, await threads.snapshot(existing.thread_id)))
     record = await threads.create(thread_id, query.metadata, if_exists=query.if_exists)
-    return JSONBody(views.thread(record, None))
+    if steps is None:
+        return JSONBody(views.thread(record, None))
+    try:
+        await threads.write_supersteps(record.thread_id, steps)
+    except ApiError:
+        # Nothing half done: a thread whose history cannot be written is not made.
+        await threads.delete(record.thread_id)
+        raise
+    record = await threads.get(record.thread_id)
+    return JSONBody(views.thread(record, await threads.snapshot(record.thread_id)))
 
 
 async def _filtered(
