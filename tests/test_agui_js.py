@@ -115,3 +115,48 @@ def test_http_agent_shows_the_tool_call_and_its_result_once(agent: Server) -> No
     assert [(m["id"], m["content"]) for m in tools] == [(result["messageId"], "found: hi")]
     roles = [m["role"] for m in seen["messages"]]
     assert roles[roles.index("tool") - 1] == "assistant"
+
+
+def test_copilotkit_s_runtime_and_agent_run_a_chat_through_the_gateway(agui: Server) -> None:
+    """CopilotKit end to end, offline: its runtime serves the gateway as an AG-UI agent, and its
+    frontend core's agent (what CopilotKit's React hooks run) talks to that runtime."""
+    seen = run_js(
+        "copilotkit_chat.mjs",
+        f"{agui.url}/ag-ui",
+        uuid.uuid4().hex,
+        package="@copilotkit/runtime",
+    )
+    first, second, paused, resumed, failed = seen["turns"]
+    for turn in (first, second, paused, resumed):
+        assert turn["error"] is None, turn["error"]
+        kinds = [e["type"] for e in turn["events"]]
+        assert kinds[0] == "RUN_STARTED" and kinds[-1] == "RUN_FINISHED"
+    # The interrupt reaches the frontend through the runtime, and the resume by its id goes
+    # back the same way: the approved lookup runs, then the answer.
+    (interrupt,) = paused["events"][-1]["outcome"]["interrupts"]
+    assert "lookup" in interrupt["message"]
+    resumed_kinds = [e["type"] for e in resumed["events"]]
+    assert "TOOL_CALL_RESULT" in resumed_kinds or any(
+        e["type"] == "STEP_STARTED" and e["stepName"] == "lookup" for e in resumed["events"]
+    ), resumed_kinds
+    assert resumed["events"][-1]["outcome"]["type"] == "success"
+    assert failed["events"][-1]["type"] == "RUN_ERROR"
+    assert "DemoFailure" in failed["events"][-1]["message"]
+    # Each question once, each answer once under its streamed id: the second turn's whole
+    # history added nothing the thread already held.
+    assert [m["role"] for m in seen["messages"]] == [
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+    ]
+    streamed = [
+        e["messageId"]
+        for turn in (first, second, resumed)
+        for e in turn["events"]
+        if e["type"] == "TEXT_MESSAGE_START"
+    ]
+    assert [m["id"] for m in seen["messages"] if m["role"] == "assistant"] == streamed
