@@ -460,3 +460,30 @@ def check_attempts_in_metadata(a: Server, on_a: Any, on_b: Any) -> None:
     last_values = [part.data for part in parts if part.event == "values"][-1]
     assert last_values == final and final["answer"].startswith("On durable runs")
     assert on_b.runs.get(thread["thread_id"], run["run_id"])["status"] == "success"
+
+
+def test_ok_with_check_db_says_which_store_does_not_answer(
+    spawn: Spawn, private_redis: RedisServer
+) -> None:
+    """LangGraph's `/ok?check_db=1`, what its deployments probe: both stores are asked."""
+    gateway = spawn()
+    ok = httpx.get(f"{gateway.url}/langgraph/ok", params={"check_db": 1}, timeout=10)
+    assert ok.status_code == 200
+    assert ok.json() == {
+        "ok": True,
+        "services": {"event_store": "healthy", "checkpointer": "healthy"},
+    }
+    unchecked = httpx.get(f"{gateway.url}/langgraph/ok", timeout=10).json()
+    assert unchecked == {
+        "ok": True,
+        "services": {"event_store": "skipped", "checkpointer": "skipped"},
+    }
+    private_redis.stop()
+    down = httpx.get(f"{gateway.url}/langgraph/ok", params={"check_db": 1}, timeout=30)
+    assert down.status_code == 500
+    assert down.json() == {
+        "ok": False,
+        "services": {"event_store": "unhealthy", "checkpointer": "healthy"},
+    }
+    # The liveness probe is not this one: the process itself is fine.
+    assert httpx.get(f"{gateway.url}/healthz", timeout=10).status_code == 200

@@ -255,7 +255,12 @@ def test_info_and_ok_answer_in_langgraph_s_shape(reference: str, gateway: str) -
     # Assistants can be made and versioned, crons kept; no LangSmith.
     flags = {**dict.fromkeys(ours["flags"], False), "assistants": True, "crons": True}
     assert ours["flags"] == flags
-    assert httpx.get(f"{gateway}/ok").json() == httpx.get(f"{reference}/ok").json()
+    for query in ("", "?check_db=0", "?check_db=1"):
+        assert (
+            httpx.get(f"{gateway}/ok{query}").json() == httpx.get(f"{reference}/ok{query}").json()
+        )
+    # Their document says 0 or 1; their server takes any integer. Here the document holds.
+    assert httpx.get(f"{gateway}/ok?check_db=2").status_code == 422
 
 
 FAULT_GRAPHS = {

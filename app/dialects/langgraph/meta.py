@@ -4,11 +4,16 @@ LangGraph's server answers them, and true of this gateway."""
 
 from __future__ import annotations
 
-from functools import cache
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from functools import cache, partial
 from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any
 
 import langgraph.version
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic import BaseModel, Field
 
 from app.dialects.langgraph.schemas import errors
@@ -17,6 +22,10 @@ from app.requests import JSONRoute
 
 PACKAGE = "langgraph-sse-gateway"
 router = APIRouter(route_class=JSONRoute)
+logger = logging.getLogger(__name__)
+
+HEALTH_CHECK_SECONDS = 3.0  # per store, as LangGraph's server waits
+HEALTH_THREAD = "00000000-0000-0000-0000-000000000000"
 
 
 class Flags(BaseModel):
@@ -82,6 +91,46 @@ async def get_info() -> JSONBody:
     return JSONBody(info().model_dump())
 
 
-@router.get("/ok", response_model=Ok, responses=errors(()))
-async def get_ok() -> JSONBody:
-    return JSONBody({"ok": True, "services": {}})
+async def _ping_checkpointer(saver: BaseCheckpointSaver[Any]) -> None:
+    # A read of a thread no one has: it reaches the database without writing to it.
+    await saver.aget_tuple({"configurable": {"thread_id": HEALTH_THREAD, "checkpoint_ns": ""}})
+
+
+@router.get(
+    "/ok",
+    response_model=Ok,
+    responses={
+        **errors((422,)),
+        500: {"model": Ok, "description": "with `check_db=1`: a store did not answer"},
+    },
+)
+async def get_ok(
+    request: Request,
+    check_db: Annotated[
+        int,
+        Query(ge=0, le=1, description="1: check that the stores answer (500 if one does not)"),
+    ] = 0,
+) -> JSONBody:
+    """Health, as LangGraph's server reports it: with `check_db=1`, whether the event store
+    (Redis) and the checkpointer (SQLite, PostgreSQL) answer, within a few seconds each."""
+    # Only what lives outside the process can fail to answer; with nothing there (the memory
+    # store, in-memory checkpoints) there is nothing to check, as on LangGraph's in-memory server.
+    manager = request.app.state.manager
+    checks: dict[str, Callable[[], Awaitable[None]]] = {}
+    if not manager.settings.store_url.startswith("memory"):
+        checks["event_store"] = manager.store.ping
+    if manager.checkpointing.durable:
+        checks["checkpointer"] = partial(_ping_checkpointer, manager.checkpointing.saver)
+    if not check_db:
+        return JSONBody({"ok": True, "services": dict.fromkeys(checks, "skipped")})
+    results = await asyncio.gather(
+        *(asyncio.wait_for(check(), HEALTH_CHECK_SECONDS) for check in checks.values()),
+        return_exceptions=True,
+    )
+    services: dict[str, str] = {}
+    for name, result in zip(checks, results, strict=True):
+        services[name] = "unhealthy" if isinstance(result, BaseException) else "healthy"
+        if isinstance(result, BaseException):
+            logger.warning("health check: %s does not answer: %r", name, result)
+    healthy = "unhealthy" not in services.values()
+    return JSONBody({"ok": healthy, "services": services}, 200 if healthy else 500)
