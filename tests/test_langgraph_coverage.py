@@ -16,3 +16,11 @@ def test_operations_are_compared_whatever_their_parameters_are_called() -> None:
     assert operations(document) == {("GET", "/threads/{}")}
     counts, table = report()
     assert counts.startswith("LangGraph's API document has ") and "| `" in table
+
+
+def test_every_difference_named_is_of_an_operation_both_servers_answer() -> None:
+    from tools.langgraph_coverage import DIFFERS_BECAUSE, gateway_document, langgraph_document
+
+    both = operations(langgraph_document()) & operations(gateway_document())
+    named = {tuple(operation.split(" ", 1)) for operation in DIFFERS_BECAUSE}
+    assert named <= both, named - both

@@ -1,9 +1,10 @@
 """How much of LangGraph's server API the gateway answers under /langgraph: LangGraph's own
 OpenAPI document (shipped with `langgraph-api`, a test dependency) against the gateway's.
 
-`python -m tools.langgraph_coverage` prints the counts and a table of what is absent, with
-why; `--check README.md` fails when the README's counts are not the ones it finds. Operations
-are compared by method and path, whatever their parameters are called.
+`python -m tools.langgraph_coverage` prints the counts and a table of every operation:
+supported, differs (and how) or absent (and why); `--check README.md` fails when the README's
+counts or table are not the ones it finds. Operations are compared by method and path, whatever
+their parameters are called.
 """
 
 from __future__ import annotations
@@ -23,6 +24,34 @@ ABSENT_BECAUSE = {
     "/docs": "LangGraph's API reference page: the gateway serves /langgraph/openapi.json",
     "/metrics": "the gateway's metrics are at /metrics (Prometheus), outside /langgraph",
 }
+# Where an operation answered here differs from LangGraph's server (the README's sections say
+# more); every other answered operation takes the same bodies and gives the same shapes.
+DIFFERS_BECAUSE = {
+    "POST /assistants": "a new assistant is made over a served graph; the served graphs are the "
+    "system assistants, read-only (409)",
+    "PATCH /assistants/{}": "a system assistant (a served graph) is read-only: 409",
+    "DELETE /assistants/{}": "a system assistant (a served graph) is read-only: 409",
+    "POST /mcp/": "stateless, JSON answers, no Mcp-Session-Id",
+    "GET /mcp/": "405: no stream to open (stateless MCP)",
+    "DELETE /mcp/": "405: no session to end (stateless MCP)",
+    "GET /ok": "check_db asks only stores outside the process; check_db other than 0 or 1 is 422",
+    "POST /runs/cancel": "by status: the runs on the caller's threads",
+    "POST /store/items/search": "query (semantic search) is refused: no embedding index",
+    "PUT /store/items": "ttl only with the PostgreSQL store (the in-memory one refuses it: 422)",
+    "POST /threads": "ttl is refused (422)",
+    "POST /threads/prune": "keep_latest is refused: LangGraph's checkpointers cannot prune history",
+    "POST /threads/search": "extract is refused (422)",
+    "POST /threads/{}/commands": "state.* and input.inject answer unknown_command",
+    "POST /threads/{}/runs/{}/cancel": "action=rollback with runs queued behind it is 409",
+    "GET /threads/{}/stream": "the state_update mode is accepted and sends nothing",
+}
+for route in ("/runs", "/runs/batch", "/runs/stream", "/runs/wait"):
+    for prefix in ("", "/threads/{}"):
+        DIFFERS_BECAUSE[f"POST {prefix}{route}"] = (
+            "feedback_keys is refused (422); a resume that answers no pending interrupt is 409"
+            + ("; the stream mode tools is refused (422)" if route.endswith("stream") else "")
+        )
+del DIFFERS_BECAUSE["POST /threads/{}/runs/batch"]  # no such route there
 COUNTS = "LangGraph's API document has {theirs} operations; the gateway answers {covered} of them"
 
 Operation = tuple[str, str]
@@ -62,11 +91,15 @@ def report() -> tuple[str, str]:
     ours = operations(gateway_document())
     covered = theirs & ours
     counts = COUNTS.format(theirs=len(theirs), covered=len(covered))
-    rows = ["| operation | why it is absent |", "|---|---|"]
-    rows += [
-        f"| `{method} {path}` | {why(path)} |"
-        for method, path in sorted(theirs - ours, key=lambda op: (op[1], op[0]))
-    ]
+    rows = ["| operation | here | how, or why not |", "|---|---|---|"]
+    for method, path in sorted(theirs, key=lambda op: (op[1], op[0])):
+        operation = f"{method} {path}"
+        if (method, path) not in ours:
+            rows.append(f"| `{operation}` | absent | {why(path)} |")
+        elif operation in DIFFERS_BECAUSE:
+            rows.append(f"| `{operation}` | differs | {DIFFERS_BECAUSE[operation]} |")
+        else:
+            rows.append(f"| `{operation}` | supported | |")
     return counts, "\n".join(rows)
 
 
