@@ -45,13 +45,17 @@ DIFFERS_BECAUSE = {
     "POST /threads/{}/runs/{}/cancel": "action=rollback with runs queued behind it is 409",
     "GET /threads/{}/stream": "the state_update mode is accepted and sends nothing",
 }
-for route in ("/runs", "/runs/batch", "/runs/stream", "/runs/wait"):
-    for prefix in ("", "/threads/{}"):
-        DIFFERS_BECAUSE[f"POST {prefix}{route}"] = (
-            "feedback_keys is refused (422); a resume that answers no pending interrupt is 409"
-            + ("; the stream mode tools is refused (422)" if route.endswith("stream") else "")
-        )
-del DIFFERS_BECAUSE["POST /threads/{}/runs/batch"]  # no such route there
+RUN_CREATION = ("/runs", "/runs/batch", "/runs/stream", "/runs/wait")
+for route in (
+    *RUN_CREATION,
+    "/threads/{}/runs",
+    "/threads/{}/runs/stream",
+    "/threads/{}/runs/wait",
+):
+    DIFFERS_BECAUSE[f"POST {route}"] = (
+        "feedback_keys is refused (422); a resume that answers no pending interrupt is 409"
+        + ("; the stream mode tools is refused (422)" if route.endswith("/stream") else "")
+    )
 COUNTS = "LangGraph's API document has {theirs} operations; the gateway answers {covered} of them"
 
 Operation = tuple[str, str]
